@@ -1,0 +1,560 @@
+;; Kernels of the WebAssembly backend, in the text format.
+;;
+;; This is the only source of core/backend/kernels_relaxed.wasm and kernels_simd.wasm:
+;; `deno task build:wasm` assembles it twice. The relaxed build keeps every
+;; `f32x4.relaxed_madd a b c` (a·b + c, fused where the CPU has FMA); the plain SIMD128
+;; build rewrites each one into `f32x4.add (f32x4.mul a b) c` for engines without relaxed SIMD.
+;;
+;; All pointers are byte offsets into the shared memory; all strides are in bytes.
+;; Lengths and sizes are element counts. Float32 throughout; sums accumulate in float32.
+
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Matrix product C [M, N] = op(A) [M, K] · op(B) [K, N]  (or C += … when $accumulate)
+  ;;
+  ;; A transpose is a choice of strides: op(A)[i, p] is at a + i·ars + p·acs.
+  ;; The columns of C are cut into panels of 8; a thread computes panels [jp0, jp1), so two
+  ;; threads split one product without sharing any output. Each panel of op(B) is read in
+  ;; place when its 8 columns are contiguous, and otherwise packed into scratch as [K, 8]
+  ;; (zero-padded past N). Rows are done 4 at a time by $tile4, then one at a time by $tile1.
+  ;;
+  ;; scratch: per-thread memory of at least 128 + 32·K bytes (a 4×8 tile, then the packed panel).
+  ;; ---------------------------------------------------------------------------------------
+  (func (export "matmul")
+    (param $a i32) (param $ars i32) (param $acs i32)
+    (param $b i32) (param $brs i32) (param $bcs i32)
+    (param $c i32) (param $m i32) (param $n i32) (param $k i32)
+    (param $accumulate i32) (param $jp0 i32) (param $jp1 i32) (param $scratch i32)
+    (local $jp i32) (local $j i32) (local $width i32) (local $panel i32) (local $prs i32)
+    (local $i i32) (local $p i32) (local $jj i32) (local $dst i32) (local $src i32)
+    (local $crs i32)
+
+    (local.set $crs (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $jp (local.get $jp0))
+    (block $panels_done
+      (loop $panels
+        (br_if $panels_done (i32.ge_u (local.get $jp) (local.get $jp1)))
+        (local.set $j (i32.shl (local.get $jp) (i32.const 3)))
+        (local.set $width (i32.sub (local.get $n) (local.get $j)))
+        (if (i32.gt_u (local.get $width) (i32.const 8)) (then (local.set $width (i32.const 8))))
+
+        ;; Read the panel in place when its 8 columns are contiguous, else pack it.
+        (if (i32.and (i32.eq (local.get $bcs) (i32.const 4)) (i32.eq (local.get $width) (i32.const 8)))
+          (then
+            (local.set $panel (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $prs (local.get $brs)))
+          (else
+            (local.set $panel (i32.add (local.get $scratch) (i32.const 128)))
+            (local.set $prs (i32.const 32))
+            (local.set $dst (local.get $panel))
+            (local.set $p (i32.const 0))
+            (block $pack_done
+              (loop $pack
+                (br_if $pack_done (i32.ge_u (local.get $p) (local.get $k)))
+                (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+                (v128.store offset=16 (local.get $dst) (v128.const i32x4 0 0 0 0))
+                (local.set $src
+                  (i32.add (i32.add (local.get $b) (i32.mul (local.get $p) (local.get $brs)))
+                    (i32.mul (local.get $j) (local.get $bcs))))
+                (local.set $jj (i32.const 0))
+                (block $row_done
+                  (loop $row
+                    (br_if $row_done (i32.ge_u (local.get $jj) (local.get $width)))
+                    (f32.store
+                      (i32.add (local.get $dst) (i32.shl (local.get $jj) (i32.const 2)))
+                      (f32.load (local.get $src)))
+                    (local.set $src (i32.add (local.get $src) (local.get $bcs)))
+                    (local.set $jj (i32.add (local.get $jj) (i32.const 1)))
+                    (br $row)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $pack)))))
+
+        ;; Rows four at a time, then the remainder one at a time.
+        (local.set $i (i32.const 0))
+        (block $rows4_done
+          (loop $rows4
+            (br_if $rows4_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $m)))
+            (call $tile4
+              (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ars))) (local.get $ars)
+              (local.get $acs) (local.get $panel) (local.get $prs) (local.get $k)
+              (i32.add (local.get $c)
+                (i32.add (i32.mul (local.get $i) (local.get $crs)) (i32.shl (local.get $j) (i32.const 2))))
+              (local.get $crs) (local.get $accumulate) (local.get $width) (local.get $scratch))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $rows4)))
+        (block $rows1_done
+          (loop $rows1
+            (br_if $rows1_done (i32.ge_u (local.get $i) (local.get $m)))
+            (call $tile1
+              (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ars)))
+              (local.get $acs) (local.get $panel) (local.get $prs) (local.get $k)
+              (i32.add (local.get $c)
+                (i32.add (i32.mul (local.get $i) (local.get $crs)) (i32.shl (local.get $j) (i32.const 2))))
+              (local.get $accumulate) (local.get $width) (local.get $scratch))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $rows1)))
+
+        (local.set $jp (i32.add (local.get $jp) (i32.const 1)))
+        (br $panels)))
+  )
+
+  ;; C[0:4, 0:width] (+)= A[0:4, :] · P[:, 0:width] for a panel P [K, 8] with row stride prs.
+  ;; Eight accumulators hold the 4×8 tile; each step broadcasts one A value per row.
+  (func $tile4
+    (param $pa i32) (param $ars i32) (param $acs i32) (param $pb i32) (param $prs i32) (param $k i32)
+    (param $pc i32) (param $crs i32) (param $accumulate i32) (param $width i32) (param $tile i32)
+    (local $pa1 i32) (local $pa2 i32) (local $pa3 i32) (local $end i32)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+
+    (local.set $pa1 (i32.add (local.get $pa) (local.get $ars)))
+    (local.set $pa2 (i32.add (local.get $pa1) (local.get $ars)))
+    (local.set $pa3 (i32.add (local.get $pa2) (local.get $ars)))
+    (local.set $end (i32.add (local.get $pb) (i32.mul (local.get $k) (local.get $prs))))
+    (block $done
+      (loop $step
+        (br_if $done (i32.ge_u (local.get $pb) (local.get $end)))
+        (local.set $b0 (v128.load (local.get $pb)))
+        (local.set $b1 (v128.load offset=16 (local.get $pb)))
+        (local.set $x (v128.load32_splat (local.get $pa)))
+        (local.set $c00 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c00)))
+        (local.set $c01 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c01)))
+        (local.set $x (v128.load32_splat (local.get $pa1)))
+        (local.set $c10 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c10)))
+        (local.set $c11 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c11)))
+        (local.set $x (v128.load32_splat (local.get $pa2)))
+        (local.set $c20 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c20)))
+        (local.set $c21 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c21)))
+        (local.set $x (v128.load32_splat (local.get $pa3)))
+        (local.set $c30 (f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c30)))
+        (local.set $c31 (f32x4.relaxed_madd (local.get $x) (local.get $b1) (local.get $c31)))
+        (local.set $pa (i32.add (local.get $pa) (local.get $acs)))
+        (local.set $pa1 (i32.add (local.get $pa1) (local.get $acs)))
+        (local.set $pa2 (i32.add (local.get $pa2) (local.get $acs)))
+        (local.set $pa3 (i32.add (local.get $pa3) (local.get $acs)))
+        (local.set $pb (i32.add (local.get $pb) (local.get $prs)))
+        (br $step)))
+
+    ;; A full tile goes straight to C; a ragged one goes through the scratch tile.
+    (if (i32.eq (local.get $width) (i32.const 8))
+      (then
+        (call $store8 (local.get $pc) (local.get $c00) (local.get $c01) (local.get $accumulate))
+        (call $store8 (i32.add (local.get $pc) (local.get $crs)) (local.get $c10) (local.get $c11)
+          (local.get $accumulate))
+        (call $store8 (i32.add (local.get $pc) (i32.shl (local.get $crs) (i32.const 1)))
+          (local.get $c20) (local.get $c21) (local.get $accumulate))
+        (call $store8 (i32.add (local.get $pc) (i32.mul (local.get $crs) (i32.const 3)))
+          (local.get $c30) (local.get $c31) (local.get $accumulate)))
+      (else
+        (v128.store offset=0 (local.get $tile) (local.get $c00))
+        (v128.store offset=16 (local.get $tile) (local.get $c01))
+        (v128.store offset=32 (local.get $tile) (local.get $c10))
+        (v128.store offset=48 (local.get $tile) (local.get $c11))
+        (v128.store offset=64 (local.get $tile) (local.get $c20))
+        (v128.store offset=80 (local.get $tile) (local.get $c21))
+        (v128.store offset=96 (local.get $tile) (local.get $c30))
+        (v128.store offset=112 (local.get $tile) (local.get $c31))
+        (call $store_partial (local.get $tile) (local.get $pc) (local.get $crs) (i32.const 4)
+          (local.get $width) (local.get $accumulate))))
+  )
+
+  ;; C[0, 0:width] (+)= A[0, :] · P[:, 0:width]: the one-row version of $tile4.
+  (func $tile1
+    (param $pa i32) (param $acs i32) (param $pb i32) (param $prs i32) (param $k i32)
+    (param $pc i32) (param $accumulate i32) (param $width i32) (param $tile i32)
+    (local $end i32) (local $x v128) (local $c0 v128) (local $c1 v128)
+
+    (local.set $end (i32.add (local.get $pb) (i32.mul (local.get $k) (local.get $prs))))
+    (block $done
+      (loop $step
+        (br_if $done (i32.ge_u (local.get $pb) (local.get $end)))
+        (local.set $x (v128.load32_splat (local.get $pa)))
+        (local.set $c0 (f32x4.relaxed_madd (local.get $x) (v128.load (local.get $pb)) (local.get $c0)))
+        (local.set $c1
+          (f32x4.relaxed_madd (local.get $x) (v128.load offset=16 (local.get $pb)) (local.get $c1)))
+        (local.set $pa (i32.add (local.get $pa) (local.get $acs)))
+        (local.set $pb (i32.add (local.get $pb) (local.get $prs)))
+        (br $step)))
+
+    (if (i32.eq (local.get $width) (i32.const 8))
+      (then (call $store8 (local.get $pc) (local.get $c0) (local.get $c1) (local.get $accumulate)))
+      (else
+        (v128.store offset=0 (local.get $tile) (local.get $c0))
+        (v128.store offset=16 (local.get $tile) (local.get $c1))
+        (call $store_partial (local.get $tile) (local.get $pc) (i32.const 0) (i32.const 1)
+          (local.get $width) (local.get $accumulate))))
+  )
+
+  ;; Store 8 contiguous floats at p, adding what is there when $accumulate.
+  (func $store8 (param $p i32) (param $lo v128) (param $hi v128) (param $accumulate i32)
+    (if (local.get $accumulate)
+      (then
+        (local.set $lo (f32x4.add (local.get $lo) (v128.load (local.get $p))))
+        (local.set $hi (f32x4.add (local.get $hi) (v128.load offset=16 (local.get $p))))))
+    (v128.store (local.get $p) (local.get $lo))
+    (v128.store offset=16 (local.get $p) (local.get $hi))
+  )
+
+  ;; Copy the first $width columns of $rows rows of a tile (row stride 32 bytes) to C.
+  (func $store_partial
+    (param $tile i32) (param $pc i32) (param $crs i32) (param $rows i32) (param $width i32)
+    (param $accumulate i32)
+    (local $r i32) (local $jj i32) (local $src i32) (local $dst i32) (local $v f32)
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $src (i32.add (local.get $tile) (i32.shl (local.get $r) (i32.const 5))))
+        (local.set $dst (i32.add (local.get $pc) (i32.mul (local.get $r) (local.get $crs))))
+        (local.set $jj (i32.const 0))
+        (block $cols_done
+          (loop $col
+            (br_if $cols_done (i32.ge_u (local.get $jj) (local.get $width)))
+            (local.set $v (f32.load (i32.add (local.get $src) (i32.shl (local.get $jj) (i32.const 2)))))
+            (if (local.get $accumulate)
+              (then
+                (local.set $v
+                  (f32.add (local.get $v)
+                    (f32.load (i32.add (local.get $dst) (i32.shl (local.get $jj) (i32.const 2))))))))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $jj) (i32.const 2))) (local.get $v))
+            (local.set $jj (i32.add (local.get $jj) (i32.const 1)))
+            (br $col)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Element-wise kernels. Each runs 4 lanes at a time, then a scalar tail.
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; x[i, :] += b for every row of x [N, D].
+  (func (export "add_row_vector") (param $x i32) (param $b i32) (param $n i32) (param $d i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $d4 i32)
+    (local.set $d4 (i32.and (local.get $d) (i32.const -4)))
+    (local.set $row (local.get $x))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $j (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $j) (local.get $d4)))
+            (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+              (f32x4.add
+                (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (v128.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $j) (local.get $d)))
+            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+              (f32.add
+                (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (f32.load (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $tail)))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $d) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows)))
+  )
+
+  ;; out[j] = Σ_i x[i, j] for x [N, D] and out [D].
+  (func (export "sum_rows") (param $x i32) (param $out i32) (param $n i32) (param $d i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $d4 i32) (local $o i32)
+    (local.set $d4 (i32.and (local.get $d) (i32.const -4)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $row (local.get $x))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $j (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $j) (local.get $d4)))
+            (local.set $o (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.store (local.get $o)
+              (f32x4.add (v128.load (local.get $o))
+                (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $j) (local.get $d)))
+            (local.set $o (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2))))
+            (f32.store (local.get $o)
+              (f32.add (f32.load (local.get $o))
+                (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $tail)))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $d) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows)))
+  )
+
+  ;; y = max(x, 0). pmax(0, x) is (0 < x ? x : 0), so a NaN input gives 0 as in the reference.
+  (func (export "relu") (param $x i32) (param $y i32) (param $len i32)
+    (local $i i32) (local $end4 i32)
+    (local.set $end4 (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (v128.store (i32.add (local.get $y) (local.get $i))
+          (f32x4.pmax (v128.const f32x4 0 0 0 0) (v128.load (i32.add (local.get $x) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (i32.shl (local.get $len) (i32.const 2))))
+        (f32.store (i32.add (local.get $y) (local.get $i))
+          (select (f32.load (i32.add (local.get $x) (local.get $i))) (f32.const 0)
+            (f32.gt (f32.load (i32.add (local.get $x) (local.get $i))) (f32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tail)))
+  )
+
+  ;; dx = dy where y > 0, else 0.
+  (func (export "relu_backward") (param $y i32) (param $dy i32) (param $dx i32) (param $len i32)
+    (local $i i32) (local $end4 i32)
+    (local.set $end4 (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (v128.store (i32.add (local.get $dx) (local.get $i))
+          (v128.and (v128.load (i32.add (local.get $dy) (local.get $i)))
+            (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $i))) (v128.const f32x4 0 0 0 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (i32.shl (local.get $len) (i32.const 2))))
+        (f32.store (i32.add (local.get $dx) (local.get $i))
+          (select (f32.load (i32.add (local.get $dy) (local.get $i))) (f32.const 0)
+            (f32.gt (f32.load (i32.add (local.get $y) (local.get $i))) (f32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tail)))
+  )
+
+  ;; exp(x) for 4 lanes, as in Cephes expf: x = n·ln2 + r with |r| ≤ ln2/2, then
+  ;; exp(x) = 2^n · (1 + r + r²·P(r)). The relative error is about 2e-7 over the clamped range.
+  ;; Inputs below −87.33 give 0 (exp underflows float32 there); inputs above 88.37 give
+  ;; exp(88.37) ≈ 2.7e38 instead of infinity.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128) (local $keep v128)
+
+    ;; Clamp so 2^n stays a normal float: exp(88.37) is near FLT_MAX, exp(-87.33) near FLT_MIN.
+    (local.set $keep (f32x4.ge (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))
+    (local.set $x (f32x4.min (local.get $x) (v128.const f32x4 88.37 88.37 88.37 88.37)))
+    (local.set $x (f32x4.max (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))
+
+    ;; n = round(x / ln2); r = x − n·ln2, with ln2 split in two for precision.
+    (local.set $n (f32x4.nearest
+      (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r (f32x4.sub (local.get $x)
+      (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
+    (local.set $r (f32x4.sub (local.get $r)
+      (f32x4.mul (local.get $n)
+        (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+
+    ;; P(r) by Horner's rule.
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+
+    ;; Scale by 2^n, built from its exponent bits: (n + 127) << 23; zero the underflowed lanes.
+    (v128.and (local.get $keep)
+      (f32x4.mul (local.get $p)
+        (i32x4.shl
+          (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127))
+          (i32.const 23))))
+  )
+
+  ;; exp(x) of one float, through $exp4 so scalar tails match the vector lanes.
+  (func $exp1 (param $x f32) (result f32)
+    (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (local.get $x))))
+  )
+
+  ;; y = 1 / (1 + exp(−x)).
+  (func (export "sigmoid") (param $x i32) (param $y i32) (param $len i32)
+    (local $i i32) (local $end4 i32)
+    (local.set $end4 (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (v128.store (i32.add (local.get $y) (local.get $i))
+          (f32x4.div (v128.const f32x4 1 1 1 1)
+            (f32x4.add (v128.const f32x4 1 1 1 1)
+              (call $exp4 (f32x4.neg (v128.load (i32.add (local.get $x) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (i32.shl (local.get $len) (i32.const 2))))
+        (f32.store (i32.add (local.get $y) (local.get $i))
+          (f32.div (f32.const 1)
+            (f32.add (f32.const 1) (call $exp1 (f32.neg (f32.load (i32.add (local.get $x) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tail)))
+  )
+
+  ;; dx = dy · y · (1 − y).
+  (func (export "sigmoid_backward") (param $y i32) (param $dy i32) (param $dx i32) (param $len i32)
+    (local $i i32) (local $end4 i32) (local $s v128) (local $t f32)
+    (local.set $end4 (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $s (v128.load (i32.add (local.get $y) (local.get $i))))
+        (v128.store (i32.add (local.get $dx) (local.get $i))
+          (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i)))
+            (f32x4.mul (local.get $s) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (i32.shl (local.get $len) (i32.const 2))))
+        (local.set $t (f32.load (i32.add (local.get $y) (local.get $i))))
+        (f32.store (i32.add (local.get $dx) (local.get $i))
+          (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i)))
+            (f32.mul (local.get $t) (f32.sub (f32.const 1) (local.get $t)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tail)))
+  )
+
+  ;; Row-wise softmax of x [N, D] into y [N, D]; y may be x.
+  (func (export "softmax") (param $x i32) (param $y i32) (param $n i32) (param $d i32)
+    (local $i i32) (local $j i32) (local $end4 i32) (local $end i32) (local $xr i32) (local $yr i32)
+    (local $max f32) (local $vmax v128) (local $vsum v128) (local $e v128) (local $sum f32)
+    (local $es f32) (local $inv v128)
+    (local.set $end (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $end4 (i32.shl (i32.and (local.get $d) (i32.const -4)) (i32.const 2)))
+    (local.set $xr (local.get $x))
+    (local.set $yr (local.get $y))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $n)))
+
+        ;; Row max, so exp never overflows even for logits of magnitude 1000.
+        (local.set $vmax (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $j (i32.const 0))
+        (block $max_done
+          (loop $maxl
+            (br_if $max_done (i32.ge_u (local.get $j) (local.get $end4)))
+            (local.set $vmax (f32x4.max (local.get $vmax) (v128.load (i32.add (local.get $xr) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $maxl)))
+        (local.set $max
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
+            (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax)))))
+        (block $maxt_done
+          (loop $maxt
+            (br_if $maxt_done (i32.ge_u (local.get $j) (local.get $end)))
+            (local.set $max (f32.max (local.get $max) (f32.load (i32.add (local.get $xr) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $maxt)))
+
+        ;; Exponentiate the shifted row into y and sum it.
+        (local.set $vmax (f32x4.splat (local.get $max)))
+        (local.set $vsum (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $exp_done
+          (loop $expl
+            (br_if $exp_done (i32.ge_u (local.get $j) (local.get $end4)))
+            (local.set $e (call $exp4
+              (f32x4.sub (v128.load (i32.add (local.get $xr) (local.get $j))) (local.get $vmax))))
+            (v128.store (i32.add (local.get $yr) (local.get $j)) (local.get $e))
+            (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $expl)))
+        (local.set $sum
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $vsum)) (f32x4.extract_lane 1 (local.get $vsum)))
+            (f32.add (f32x4.extract_lane 2 (local.get $vsum)) (f32x4.extract_lane 3 (local.get $vsum)))))
+        (block $expt_done
+          (loop $expt
+            (br_if $expt_done (i32.ge_u (local.get $j) (local.get $end)))
+            (local.set $es (call $exp1
+              (f32.sub (f32.load (i32.add (local.get $xr) (local.get $j))) (local.get $max))))
+            (f32.store (i32.add (local.get $yr) (local.get $j)) (local.get $es))
+            (local.set $sum (f32.add (local.get $sum) (local.get $es)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $expt)))
+
+        ;; Normalize.
+        (local.set $inv (f32x4.splat (f32.div (f32.const 1) (local.get $sum))))
+        (local.set $j (i32.const 0))
+        (block $norm_done
+          (loop $norm
+            (br_if $norm_done (i32.ge_u (local.get $j) (local.get $end4)))
+            (v128.store (i32.add (local.get $yr) (local.get $j))
+              (f32x4.mul (v128.load (i32.add (local.get $yr) (local.get $j))) (local.get $inv)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $norm)))
+        (block $normt_done
+          (loop $normt
+            (br_if $normt_done (i32.ge_u (local.get $j) (local.get $end)))
+            (f32.store (i32.add (local.get $yr) (local.get $j))
+              (f32.mul (f32.load (i32.add (local.get $yr) (local.get $j)))
+                (f32x4.extract_lane 0 (local.get $inv))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $normt)))
+
+        (local.set $xr (i32.add (local.get $xr) (local.get $end)))
+        (local.set $yr (i32.add (local.get $yr) (local.get $end)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows)))
+  )
+
+  ;; v = momentum·v + (g + wd·w); w = w − lr·v.
+  (func (export "sgd_momentum")
+    (param $w i32) (param $g i32) (param $v i32) (param $len i32)
+    (param $lr f32) (param $momentum f32) (param $wd f32)
+    (local $i i32) (local $end4 i32) (local $vv v128) (local $vs f32)
+    (local $lr4 v128) (local $mom4 v128) (local $wd4 v128)
+    (local.set $lr4 (f32x4.splat (local.get $lr)))
+    (local.set $mom4 (f32x4.splat (local.get $momentum)))
+    (local.set $wd4 (f32x4.splat (local.get $wd)))
+    (local.set $end4 (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $vv
+          (f32x4.add (f32x4.mul (local.get $mom4) (v128.load (i32.add (local.get $v) (local.get $i))))
+            (f32x4.add (v128.load (i32.add (local.get $g) (local.get $i)))
+              (f32x4.mul (local.get $wd4) (v128.load (i32.add (local.get $w) (local.get $i)))))))
+        (v128.store (i32.add (local.get $v) (local.get $i)) (local.get $vv))
+        (v128.store (i32.add (local.get $w) (local.get $i))
+          (f32x4.sub (v128.load (i32.add (local.get $w) (local.get $i)))
+            (f32x4.mul (local.get $lr4) (local.get $vv))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (i32.shl (local.get $len) (i32.const 2))))
+        (local.set $vs
+          (f32.add (f32.mul (local.get $momentum) (f32.load (i32.add (local.get $v) (local.get $i))))
+            (f32.add (f32.load (i32.add (local.get $g) (local.get $i)))
+              (f32.mul (local.get $wd) (f32.load (i32.add (local.get $w) (local.get $i)))))))
+        (f32.store (i32.add (local.get $v) (local.get $i)) (local.get $vs))
+        (f32.store (i32.add (local.get $w) (local.get $i))
+          (f32.sub (f32.load (i32.add (local.get $w) (local.get $i)))
+            (f32.mul (local.get $lr) (local.get $vs))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tail)))
+  )
+)
