@@ -22,7 +22,9 @@ export class Param {
    */
   constructor(readonly name: string, readonly value: Tensor, readonly grad: Tensor) {
     if (value.size !== grad.size) {
-      throw new TypeError(`Param ${name}: grad size ${grad.size} differs from value size ${value.size}`);
+      throw new TypeError(
+        `Param ${name}: grad size ${grad.size} differs from value size ${value.size}`,
+      );
     }
   }
 }

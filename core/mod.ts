@@ -4,7 +4,7 @@
  * @module
  */
 
-export { assertShape, sameShape, shapeSize, Tensor } from "./tensor.ts";
+export { assertShape, formatShape, sameShape, shapeSize, Tensor } from "./tensor.ts";
 export * from "./backend/mod.ts";
 export { Rng } from "./random.ts";
 export { type Layer, type Loss, Param } from "./layer.ts";
@@ -30,3 +30,19 @@ export {
   normalizeImages,
   oneHot,
 } from "./mnist.ts";
+export { type ActivationOptions, Relu, Sigmoid } from "./layers/activations.ts";
+export { Linear, type LinearOptions } from "./layers/linear.ts";
+export { EuclideanLoss, type LossOptions, SoftmaxCrossEntropyLoss } from "./layers/losses.ts";
+export { countParameters, Sequential, type SequentialOptions } from "./layers/sequential.ts";
+export { accuracy, argmax, countCorrect } from "./metrics.ts";
+export { type Batch, BatchIterator, type BatchIteratorOptions } from "./train/data.ts";
+export { MomentumSGD, type Optimizer } from "./train/optim.ts";
+export {
+  evaluate,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type IterationRecord,
+  trainEpoch,
+  type TrainEpochOptions,
+  type TrainEpochResult,
+} from "./train/loop.ts";

@@ -25,7 +25,9 @@ export class Tensor {
     if (data === undefined) data = new Float32Array(size);
     if (data.length !== size) {
       throw new TypeError(
-        `Cannot create tensor: shape [${shape}] needs ${size} elements, got ${data.length}`,
+        `Cannot create tensor: shape ${
+          formatShape(shape)
+        } needs ${size} elements, got ${data.length}`,
       );
     }
     this.shape = Object.freeze([...shape]);
@@ -46,9 +48,9 @@ export class Tensor {
   reshape(shape: readonly number[]): Tensor {
     if (shapeSize(shape) !== this.size) {
       throw new TypeError(
-        `Cannot reshape [${this.shape}] (${this.size} elements) to [${shape}] (${
-          shapeSize(shape)
-        } elements)`,
+        `Cannot reshape ${formatShape(this.shape)} (${this.size} elements) to ${
+          formatShape(shape)
+        } (${shapeSize(shape)} elements)`,
       );
     }
     return new Tensor(shape, this.data);
@@ -58,7 +60,9 @@ export class Tensor {
   copyFrom(src: Tensor | Float32Array): void {
     const data = src instanceof Tensor ? src.data : src;
     if (data.length !== this.size) {
-      throw new TypeError(`Cannot copy ${data.length} elements into tensor of shape [${this.shape}]`);
+      throw new TypeError(
+        `Cannot copy ${data.length} elements into tensor of shape ${formatShape(this.shape)}`,
+      );
     }
     this.data.set(data);
   }
@@ -69,7 +73,9 @@ export function shapeSize(shape: readonly number[]): number {
   let size = 1;
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new RangeError(`Invalid shape [${shape}]: dimension ${d} is not a non-negative integer`);
+      throw new RangeError(
+        `Invalid shape ${formatShape(shape)}: dimension ${d} is not a non-negative integer`,
+      );
     }
     size *= d;
   }
@@ -98,6 +104,11 @@ export function assertShape(
     expected.every((d, i) => d === null || d === t.shape[i]);
   if (!ok) {
     const want = expected.map((d) => (d === null ? "*" : String(d))).join(", ");
-    throw new TypeError(`${op}: ${what} has shape [${t.shape}], expected [${want}]`);
+    throw new TypeError(`${op}: ${what} has shape ${formatShape(t.shape)}, expected [${want}]`);
   }
+}
+
+/** Format a shape for messages as `[100, 784]`. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
 }

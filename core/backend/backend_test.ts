@@ -176,12 +176,12 @@ Deno.test("matmul() names both shapes when inner dimensions differ", async () =>
     assert.throws(
       () => backend.matmul(new Tensor([100, 783]), new Tensor([784, 512]), new Tensor([100, 512])),
       (e: Error) =>
-        e instanceof TypeError && /a \[100,783\] and b \[784,512\]/.test(e.message) &&
+        e instanceof TypeError && /a \[100, 783\] and b \[784, 512\]/.test(e.message) &&
         /783 vs 784/.test(e.message),
     );
     assert.throws(
       () => backend.matmul(new Tensor([2, 3]), new Tensor([3, 4]), new Tensor([2, 5])),
-      /out has shape \[2,5\], expected \[2, 4\]/,
+      /out has shape \[2, 5\], expected \[2, 4\]/,
     );
   }
 });

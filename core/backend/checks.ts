@@ -4,7 +4,7 @@
  * @module
  */
 
-import { assertShape, sameShape, type Tensor } from "../tensor.ts";
+import { assertShape, formatShape, sameShape, type Tensor } from "../tensor.ts";
 import type { MatmulOptions } from "./backend.ts";
 
 /** Dimensions of a checked matmul: `op(a) [M, K] · op(b) [K, N] = out [M, N]`. */
@@ -23,7 +23,9 @@ export function checkMatmul(
 ): MatmulDims {
   if (a.shape.length !== 2 || b.shape.length !== 2 || out.shape.length !== 2) {
     throw new TypeError(
-      `matmul: operands must be 2-D, got a [${a.shape}], b [${b.shape}], out [${out.shape}]`,
+      `matmul: operands must be 2-D, got a ${formatShape(a.shape)}, b ${
+        formatShape(b.shape)
+      }, out ${formatShape(out.shape)}`,
     );
   }
   const [m, ka] = options.transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
@@ -31,11 +33,15 @@ export function checkMatmul(
   const flags = `transA=${!!options.transA}, transB=${!!options.transB}`;
   if (ka !== kb) {
     throw new TypeError(
-      `matmul: inner dimensions differ: a [${a.shape}] and b [${b.shape}] with ${flags} give ${ka} vs ${kb}`,
+      `matmul: inner dimensions differ: a ${formatShape(a.shape)} and b ${
+        formatShape(b.shape)
+      } with ${flags} give ${ka} vs ${kb}`,
     );
   }
   if (out.shape[0] !== m || out.shape[1] !== n) {
-    throw new TypeError(`matmul: out has shape [${out.shape}], expected [${m}, ${n}] (${flags})`);
+    throw new TypeError(
+      `matmul: out has shape ${formatShape(out.shape)}, expected [${m}, ${n}] (${flags})`,
+    );
   }
   if (out.data.buffer === a.data.buffer || out.data.buffer === b.data.buffer) {
     if (overlaps(out, a) || overlaps(out, b)) {
@@ -56,9 +62,9 @@ export function checkSameShape(op: string, names: string[], tensors: Tensor[]): 
   for (let i = 1; i < tensors.length; i++) {
     if (!sameShape(tensors[i].shape, tensors[0].shape)) {
       throw new TypeError(
-        `${op}: ${names[i]} has shape [${tensors[i].shape}], expected [${tensors[0].shape}] like ${
-          names[0]
-        }`,
+        `${op}: ${names[i]} has shape ${formatShape(tensors[i].shape)}, expected [${
+          tensors[0].shape
+        }] like ${names[0]}`,
       );
     }
   }
@@ -67,7 +73,7 @@ export function checkSameShape(op: string, names: string[], tensors: Tensor[]): 
 /** Check `x [N, D]` against a vector `v [D]` and return `[N, D]`. */
 export function checkRowVector(op: string, x: Tensor, v: Tensor, vName: string): [number, number] {
   if (x.shape.length !== 2) {
-    throw new TypeError(`${op}: x has shape [${x.shape}], expected [N, D]`);
+    throw new TypeError(`${op}: x has shape ${formatShape(x.shape)}, expected [N, D]`);
   }
   assertShape(op, vName, v, [x.shape[1]]);
   return [x.shape[0], x.shape[1]];
@@ -76,7 +82,7 @@ export function checkRowVector(op: string, x: Tensor, v: Tensor, vName: string):
 /** Check that `x` is 2-D and return `[N, D]`. */
 export function check2d(op: string, name: string, x: Tensor): [number, number] {
   if (x.shape.length !== 2) {
-    throw new TypeError(`${op}: ${name} has shape [${x.shape}], expected [N, D]`);
+    throw new TypeError(`${op}: ${name} has shape ${formatShape(x.shape)}, expected [N, D]`);
   }
   return [x.shape[0], x.shape[1]];
 }
