@@ -9,6 +9,7 @@
  * @module
  */
 
+import { UserError } from "./cli.ts";
 import { gunzipSync } from "node:zlib";
 
 /** Magic number of an IDX file of uint8 images `[N, rows, cols]`. */
@@ -20,11 +21,10 @@ export const IDX_LABELS_MAGIC = 0x00000801;
 const IDX_TYPE_UBYTE = 0x08;
 
 /** A data file that is missing, corrupt or inconsistent with the other files. */
-export class DataError extends Error {
+export class DataError extends UserError {
   /** Create the error, keeping an underlying error, if any, in `options.cause`. */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "DataError";
+    super(message, { cause: options?.cause });
   }
 }
 

@@ -46,3 +46,31 @@ export {
   type TrainEpochOptions,
   type TrainEpochResult,
 } from "./train/loop.ts";
+export { writeFileAtomic } from "./io.ts";
+export {
+  type CommandSpec,
+  configBlock,
+  type ConfigValue,
+  flag,
+  flagName,
+  type FlagSpec,
+  type FlagSpecs,
+  type FlagValues,
+  formatHelp,
+  HelpRequested,
+  parseChoice,
+  parseFlags,
+  parseIntList,
+  parseNonNegativeInt,
+  parseNonNegativeNumber,
+  parsePositiveInt,
+  parsePositiveNumber,
+  parseProbability,
+  runMain,
+  UsageError,
+  UserError,
+} from "./cli.ts";
+export { csvColumn, CsvLog, type CsvTable, parseCsv, toCsv } from "./report/csv.ts";
+export { formatDuration, formatNumber, formatPercent, markdownTable } from "./report/markdown.ts";
+export { linePlot, type LinePlotOptions, niceTicks, type PlotSeries } from "./report/svg.ts";
+export { formatEta, Progress, type ProgressOptions } from "./report/progress.ts";
