@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import {
   type Backend,
+  BACKEND_CHOICES,
   configBlock,
   createBackend,
   flag,
@@ -58,8 +59,8 @@ export const COMMAND = {
     seed: flag.nonNegativeInt("random seed of initialization and shuffling", d.seed),
     dispFreq: flag.positiveInt("log the mean loss and accuracy every N iterations", d.dispFreq),
     backend: flag.choice(
-      "compute backend (default: NN_BACKEND or wasm)",
-      ["ts", "wasm"],
+      "compute backend; auto tries blas, then wasm, then ts (default: NN_BACKEND, else auto)",
+      BACKEND_CHOICES,
       undefined,
     ),
     dataDir: flag.string("folder with the four MNIST IDX files (.gz or raw)", undefined, {

@@ -29,7 +29,7 @@ export interface SgdOptions {
 }
 
 /** Names of the available backends. */
-export type BackendName = "ts" | "wasm";
+export type BackendName = "ts" | "wasm" | "blas";
 
 /** A set of kernels over float32 tensors. */
 export interface Backend {

@@ -7,11 +7,24 @@
 import type { Backend, BackendName } from "./backend.ts";
 import { createTsBackend } from "./ts.ts";
 
-export type { Backend, BackendName, MatmulOptions, SgdOptions } from "./backend.ts";
+export type {
+  AvgPoolGeometry,
+  Backend,
+  BackendName,
+  ConvGeometry,
+  MatmulOptions,
+  MaxPoolGeometry,
+  SgdOptions,
+} from "./backend.ts";
+export {
+  avgPoolOutputSize,
+  convOutputSize,
+  maxPoolOutputSize,
+} from "./checks.ts";
 export { createTsBackend } from "./ts.ts";
 
-/** Backend names accepted by {@linkcode createBackend}. */
-export const BACKEND_NAMES: readonly BackendName[] = ["ts", "wasm"];
+/** Backend names accepted by {@linkcode createBackend}; `auto` picks blas, then wasm, then ts. */
+export const BACKEND_CHOICES: readonly (BackendName | "auto")[] = ["auto", "blas", "wasm", "ts"];
 
 /** Return the backend name from `NN_BACKEND`, or `undefined` when the variable is unset. */
 export function backendFromEnv(): string | undefined {
@@ -24,12 +37,17 @@ export function backendFromEnv(): string | undefined {
 }
 
 /**
- * Create the backend `name` (default: `NN_BACKEND`, then `wasm`).
+ * Create the backend `name` (default: `NN_BACKEND`, then `auto`).
  *
- * @throws {RangeError} for an unknown name
+ * `auto` uses blas when a BLAS library loads and the ffi permission is granted, else wasm, else
+ * ts; its description then says why the faster ones were skipped, e.g.
+ * `wasm (SIMD128 + relaxed FMA, 2 threads); blas skipped: no --allow-ffi permission`.
+ * Asking for `blas` by name when it is unavailable is an error that gives the reason.
+ *
+ * @throws {RangeError} for an unknown name or an unavailable blas backend
  */
 export async function createBackend(name?: string): Promise<Backend> {
-  const chosen = name ?? backendFromEnv() ?? "wasm";
+  const chosen = name ?? backendFromEnv() ?? "auto";
   switch (chosen) {
     case "ts":
       return createTsBackend();
@@ -37,9 +55,33 @@ export async function createBackend(name?: string): Promise<Backend> {
       const { createWasmBackend } = await import("./wasm.ts");
       return await createWasmBackend();
     }
+    case "blas": {
+      const { createBlasBackend } = await import("./blas.ts");
+      const result = await createBlasBackend();
+      if (result.backend) return result.backend;
+      throw new RangeError(`Backend blas is unavailable: ${result.reason}`);
+    }
+    case "auto":
+      return await createAutoBackend();
     default:
       throw new RangeError(
-        `Invalid backend "${chosen}": expected one of ${BACKEND_NAMES.join(", ")}`,
+        `Invalid backend "${chosen}": expected one of ${BACKEND_CHOICES.join(", ")}`,
       );
+  }
+}
+
+async function createAutoBackend(): Promise<Backend> {
+  const { createBlasBackend } = await import("./blas.ts");
+  const blas = await createBlasBackend();
+  if (blas.backend) return blas.backend;
+  const skipped = `blas skipped: ${blas.reason}`;
+  try {
+    const { createWasmBackend } = await import("./wasm.ts");
+    const wasm = await createWasmBackend();
+    return { ...wasm, description: `${wasm.description}; ${skipped}` };
+  } catch (error) {
+    const ts = createTsBackend();
+    const reason = error instanceof Error ? error.message : String(error);
+    return { ...ts, description: `${ts.description}; ${skipped}; wasm failed: ${reason}` };
   }
 }

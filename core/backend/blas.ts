@@ -1,0 +1,137 @@
+/**
+ * The native BLAS backend: matrix products by `cblas_sgemm` from a system BLAS library through
+ * Deno's FFI, every other op from the WebAssembly backend.
+ *
+ * Libraries tried, in order: `libopenblas.so.0`, `libopenblas.so`, `libblas.so.3` (Linux),
+ * Accelerate and `libopenblas.dylib` (macOS), `libopenblas.dll` (Windows). The backend needs the
+ * `--allow-ffi` permission; it checks the permission before `dlopen`, so it never prompts.
+ *
+ * @module
+ */
+
+import type { Tensor } from "../tensor.ts";
+import type { Backend, MatmulOptions } from "./backend.ts";
+import { checkMatmul } from "./checks.ts";
+import { resolveThreads } from "./threads.ts";
+import { createWasmBackend, type WasmBackendOptions } from "./wasm.ts";
+
+const CBLAS_ROW_MAJOR = 101;
+const CBLAS_NO_TRANS = 111;
+const CBLAS_TRANS = 112;
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    parameters: [
+      "i32", // order
+      "i32", // transA
+      "i32", // transB
+      "i32", // M
+      "i32", // N
+      "i32", // K
+      "f32", // alpha
+      "pointer", // A
+      "i32", // lda
+      "pointer", // B
+      "i32", // ldb
+      "f32", // beta
+      "pointer", // C
+      "i32", // ldc
+    ],
+    result: "void",
+  },
+} as const;
+
+/** OpenBLAS extras, present in OpenBLAS builds only. */
+const OPENBLAS_SYMBOLS = {
+  openblas_get_config: { parameters: [], result: "pointer", optional: true },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+} as const;
+
+/** Library file names to try on this operating system, most preferred first. */
+export function blasCandidates(os: typeof Deno.build.os = Deno.build.os): string[] {
+  switch (os) {
+    case "darwin":
+      return [
+        "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+        "libopenblas.dylib",
+        "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+      ];
+    case "windows":
+      return ["libopenblas.dll"];
+    default:
+      return ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"];
+  }
+}
+
+/** The outcome of {@linkcode createBlasBackend}: a backend, or the reason there is none. */
+export type BlasResult =
+  | { backend: Backend; reason?: undefined }
+  | { backend?: undefined; reason: string };
+
+/**
+ * Load a BLAS library and return the blas backend, or the reason it is unavailable (no ffi
+ * permission, or no library found), in words fit for the config block.
+ */
+export async function createBlasBackend(
+  options: WasmBackendOptions & { libraries?: string[] } = {},
+): Promise<BlasResult> {
+  // Checking first means a run without --allow-ffi never stops at a permission prompt.
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return { reason: "no --allow-ffi permission" };
+  }
+  const tried: string[] = [];
+  let library: Deno.DynamicLibrary<typeof SYMBOLS & typeof OPENBLAS_SYMBOLS> | null = null;
+  let path = "";
+  for (const candidate of options.libraries ?? blasCandidates()) {
+    try {
+      library = Deno.dlopen(candidate, { ...SYMBOLS, ...OPENBLAS_SYMBOLS });
+      path = candidate;
+      break;
+    } catch {
+      tried.push(candidate);
+    }
+  }
+  if (library === null) return { reason: `${tried.join(", ")} not found` };
+
+  const wasm = await createWasmBackend(options);
+  const threads = resolveThreads(options.threads);
+  library.symbols.openblas_set_num_threads?.(threads);
+  const configPointer = library.symbols.openblas_get_config?.();
+  const config = configPointer ? new Deno.UnsafePointerView(configPointer).getCString() : "";
+  const sgemm = library.symbols.cblas_sgemm;
+
+  function matmul(a: Tensor, b: Tensor, out: Tensor, options: MatmulOptions = {}): void {
+    const { m, n, k } = checkMatmul(a, b, out, options);
+    if (m === 0 || n === 0) return;
+    // Row-major op(a) [M, K] is stored [K, M] when transposed, so its leading dimension is M.
+    const lda = Math.max(1, options.transA ? m : k);
+    const ldb = Math.max(1, options.transB ? k : n);
+    sgemm(
+      CBLAS_ROW_MAJOR,
+      options.transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      options.transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      m,
+      n,
+      k,
+      1,
+      Deno.UnsafePointer.of(a.data),
+      lda,
+      Deno.UnsafePointer.of(b.data),
+      ldb,
+      options.accumulate ? 1 : 0,
+      Deno.UnsafePointer.of(out.data),
+      n,
+    );
+  }
+
+  const what = config === "" ? path : `${path}: ${config}`;
+  return {
+    backend: {
+      ...wasm,
+      name: "blas",
+      description: `blas (${what}, ${threads} thread${threads === 1 ? "" : "s"}; ` +
+        `other ops on ${wasm.description})`,
+      matmul,
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { Tensor } from "../tensor.ts";
+import { Rng } from "../random.ts";
+import { createTsBackend } from "./ts.ts";
+import { blasCandidates, createBlasBackend } from "./blas.ts";
+import { createBackend } from "./mod.ts";
+
+const reference = createTsBackend();
+const blas = await createBlasBackend();
+const required = Deno.env.get("NN_REQUIRE_BLAS") === "1";
+if (!blas.backend && !required) console.log(`blas tests skipped: ${blas.reason}`);
+
+Deno.test({
+  name: "blas backend loads where NN_REQUIRE_BLAS=1",
+  ignore: !required,
+  fn() {
+    assert.ok(blas.backend, `blas backend unavailable: ${blas.reason}`);
+  },
+});
+
+function random(rng: Rng, shape: number[]): Tensor {
+  const t = new Tensor(shape);
+  rng.fillNormal(t.data, 1);
+  return t;
+}
+
+Deno.test({
+  name: "blas matmul() agrees with the reference on ragged shapes and every flag",
+  ignore: !blas.backend,
+  fn() {
+    const backend = blas.backend!;
+    const rng = new Rng(3);
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [1, 7, 33],
+      [7, 1, 33],
+      [33, 7, 1],
+      [7, 33, 100],
+      [100, 512, 784],
+      [784, 512, 100],
+      [5, 9, 0],
+    ];
+    for (const [m, n, k] of shapes) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          for (const accumulate of [false, true]) {
+            const options = { transA, transB, accumulate };
+            const a = random(rng, transA ? [k, m] : [m, k]);
+            const b = random(rng, transB ? [n, k] : [k, n]);
+            const c0 = random(rng, [m, n]);
+            const expected = Tensor.from([m, n], c0.data);
+            reference.matmul(a, b, expected, options);
+            // Plain arrays and tensors in the wasm memory both go to sgemm by pointer.
+            for (const inMemory of [false, true]) {
+              const on = (t: Tensor) => {
+                const u = backend.zeros(t.shape);
+                u.copyFrom(t);
+                return u;
+              };
+              const out = inMemory ? on(c0) : Tensor.from([m, n], c0.data);
+              backend.matmul(inMemory ? on(a) : a, inMemory ? on(b) : b, out, options);
+              let max = 0;
+              for (let i = 0; i < out.size; i++) {
+                max = Math.max(max, Math.abs(out.data[i] - expected.data[i]));
+              }
+              const tol = 1e-5 * Math.max(1, k) + 1e-5;
+              assert.ok(
+                max <= tol,
+                `[${m}, ${n}, ${k}] ${JSON.stringify(options)} inMemory=${inMemory}: ` +
+                  `max difference ${max} > ${tol}`,
+              );
+            }
+          }
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "blas matmul() reads a subarray at its offset",
+  ignore: !blas.backend,
+  fn() {
+    const storage = Float32Array.from([9, 9, 1, 2, 3, 4]);
+    const a = new Tensor([2, 2], storage.subarray(2));
+    const identity = Tensor.from([2, 2], [1, 0, 0, 1]);
+    const out = new Tensor([2, 2]);
+    blas.backend!.matmul(a, identity, out);
+    assert.deepEqual([...out.data], [1, 2, 3, 4]);
+  },
+});
+
+Deno.test({
+  name: "blas backend rejects mismatched shapes before calling sgemm",
+  ignore: !blas.backend,
+  fn() {
+    assert.throws(
+      () => blas.backend!.matmul(new Tensor([2, 3]), new Tensor([4, 5]), new Tensor([2, 5])),
+      /inner dimensions differ/,
+    );
+  },
+});
+
+Deno.test("createBlasBackend() names every library it tried", async () => {
+  const result = await createBlasBackend({ libraries: ["libdoes-not-exist.so.9"] });
+  assert.equal(result.backend, undefined);
+  assert.equal(result.reason, "libdoes-not-exist.so.9 not found");
+});
+
+Deno.test("blasCandidates() lists a library for each system", () => {
+  assert.equal(blasCandidates("linux")[0], "libopenblas.so.0");
+  assert.match(blasCandidates("darwin")[0], /Accelerate/);
+  assert.equal(blasCandidates("windows")[0], "libopenblas.dll");
+});
+
+Deno.test("createBackend('auto') picks blas when it loads, else says why not", async () => {
+  const backend = await createBackend("auto");
+  if (blas.backend) {
+    assert.equal(backend.name, "blas");
+    assert.match(backend.description, /^blas \(/);
+  } else {
+    assert.equal(backend.name, "wasm");
+    assert.match(backend.description, /blas skipped: /);
+  }
+});
+
+Deno.test("createBackend() rejects an unknown name", async () => {
+  await assert.rejects(
+    () => createBackend("cuda"),
+    /Invalid backend "cuda": expected one of auto, blas, wasm, ts/,
+  );
+});

@@ -1,0 +1,194 @@
+/**
+ * `deno task bench`: fixed workloads on every available backend, side by side with NumPy (and
+ * PyTorch when it is installed) in the same invocation, printed as markdown tables.
+ *
+ * Workloads: matmul GFLOPS for the three products of a 784→512 Linear layer at batch 100 and for
+ * 512³; one epoch of the HW1 MLP (784-512-512-10, ReLU, softmax cross-entropy, batch 100,
+ * momentum SGD) on random data of MNIST's shape, since the cost does not depend on pixel values.
+ * Each figure is the best of several timed repetitions.
+ *
+ * @module
+ */
+
+import {
+  type Backend,
+  createTsBackend,
+  flag,
+  type MatmulOptions,
+  parseFlags,
+  Rng,
+  runMain,
+  Tensor,
+} from "@nn/core";
+import { createWasmBackend } from "../core/backend/wasm.ts";
+import { createBlasBackend } from "../core/backend/blas.ts";
+import { DEFAULT_CONFIG, type Hw1Data, runMlp } from "../hw1-mlp/run.ts";
+
+const COMMAND = {
+  usage: "deno task bench [flags]",
+  description: "Time matmuls and one MLP epoch on every backend, beside NumPy and PyTorch.",
+  flags: {
+    epochs: flag.positiveInt("MLP epochs timed per implementation; the fastest counts", 2),
+    python: flag.string("Python interpreter with NumPy", "python3"),
+    skipEpoch: flag.boolean("time the matmuls only"),
+  },
+};
+
+/** The products of the benchmark: `op(a) [M, K] · op(b) [K, N]`, as in numpy_bench.py. */
+const PRODUCTS: { name: string; m: number; n: number; k: number; options: MatmulOptions }[] = [
+  { name: "X·W 100x784 · 784x512", m: 100, n: 512, k: 784, options: {} },
+  { name: "Xᵀ·dY 784x100 · 100x512", m: 784, n: 512, k: 100, options: { transA: true } },
+  { name: "dY·Wᵀ 100x512 · 512x784", m: 100, n: 784, k: 512, options: { transB: true } },
+  { name: "512³", m: 512, n: 512, k: 512, options: {} },
+];
+
+/** Return the best GFLOPS of three timed batches of repeated calls, each batch ≥ 0.1 s. */
+function bestGflops(run: () => void, flops: number): number {
+  for (let i = 0; i < 3; i++) run();
+  let reps = 1;
+  for (;;) {
+    const start = performance.now();
+    for (let i = 0; i < reps; i++) run();
+    if (performance.now() - start >= 100) break;
+    reps *= 2;
+  }
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const start = performance.now();
+    for (let i = 0; i < reps; i++) run();
+    best = Math.min(best, (performance.now() - start) / 1000 / reps);
+  }
+  return flops / best / 1e9;
+}
+
+function matmulGflops(backend: Backend): Record<string, number> {
+  const rng = new Rng(0);
+  const result: Record<string, number> = {};
+  for (const { name, m, n, k, options } of PRODUCTS) {
+    const a = backend.zeros(options.transA ? [k, m] : [m, k]);
+    const b = backend.zeros(options.transB ? [n, k] : [k, n]);
+    rng.fillNormal(a.data, 1);
+    rng.fillNormal(b.data, 1);
+    const out = backend.zeros([m, n]);
+    result[name] = bestGflops(() => backend.matmul(a, b, out, options), 2 * m * n * k);
+  }
+  return result;
+}
+
+function randomMnistShapedData(): Hw1Data {
+  const rng = new Rng(0);
+  const n = 60000;
+  const trainImages = rng.fillUniform(new Float32Array(n * 784), -0.5, 0.5);
+  const trainLabels = new Uint8Array(n).map(() => rng.int(10));
+  return {
+    trainImages,
+    trainLabels,
+    testImages: trainImages.subarray(0, 100 * 784),
+    testLabels: trainLabels.subarray(0, 100),
+    inputSize: 784,
+    classes: 10,
+  };
+}
+
+/** Run a Python script of this folder and return its last stdout line as JSON, or null. */
+async function python(interpreter: string, script: string, args: string[]): Promise<unknown> {
+  const path = new URL(`./${script}`, import.meta.url).pathname;
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(interpreter, {
+      args: [path, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch {
+    // The interpreter is not installed.
+    return null;
+  }
+  if (!output.success) return null;
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1] || "null");
+}
+
+async function machine(): Promise<string> {
+  let cpu = "unknown CPU";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpu = info.match(/model name\s*:\s*(.*)/)?.[1] ?? cpu;
+    if (/\bavx512f\b/.test(info)) cpu += ", AVX-512";
+  } catch {
+    // Not Linux, or /proc is not readable: keep the generic name.
+  }
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, ${Deno.build.os}, Deno ${Deno.version.deno}`;
+}
+
+function ratio(value: number, base: number | undefined): string {
+  return base ? (value / base).toFixed(2) : "-";
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(COMMAND, Deno.args);
+  console.log(`Machine: ${await machine()}\n`);
+
+  const cores = navigator.hardwareConcurrency || 1;
+  const backends: Backend[] = [createTsBackend()];
+  for (const threads of [...new Set([1, cores])]) {
+    backends.push(await createWasmBackend({ threads }));
+  }
+  const blas = await createBlasBackend();
+  if (blas.backend) backends.push(blas.backend);
+  else console.log(`blas: unavailable (${blas.reason})\n`);
+
+  // Matrix products.
+  const rows: { name: string; gflops: Record<string, number> }[] = [];
+  for (const backend of backends) {
+    console.error(`timing matmuls on ${backend.description}`);
+    rows.push({ name: backend.description, gflops: matmulGflops(backend) });
+  }
+  const numpy = await python(flags.python, "numpy_bench.py", []) as
+    | { numpy: string; blas: string; matmul: Record<string, number> }
+    | null;
+  if (numpy) rows.push({ name: `NumPy ${numpy.numpy} (${numpy.blas})`, gflops: numpy.matmul });
+  else console.log(`NumPy: not available through ${flags.python}\n`);
+  const torch = await python(flags.python, "numpy_bench.py", ["--torch"]) as
+    | { torch: string; matmul: Record<string, number> }
+    | null;
+  if (torch) rows.push({ name: `PyTorch ${torch.torch} (1 thread)`, gflops: torch.matmul });
+
+  console.log("Matrix products, GFLOPS (× NumPy in brackets):\n");
+  console.log(`| implementation | ${PRODUCTS.map((p) => p.name).join(" | ")} |`);
+  console.log(`| --- | ${PRODUCTS.map(() => "---:").join(" | ")} |`);
+  for (const row of rows) {
+    const cells = PRODUCTS.map((p) => {
+      const value = row.gflops[p.name];
+      return `${value.toFixed(1)} (${ratio(value, numpy?.matmul[p.name])})`;
+    });
+    console.log(`| ${row.name} | ${cells.join(" | ")} |`);
+  }
+  if (flags.skipEpoch) return;
+
+  // One MLP epoch; the ts backend is left out because it takes minutes.
+  const data = randomMnistShapedData();
+  const epochRows: [string, number][] = [];
+  for (const backend of backends.filter((b) => b.name !== "ts")) {
+    console.error(`timing MLP epochs on ${backend.description}`);
+    const result = runMlp(backend, data, { ...DEFAULT_CONFIG, epochs: flags.epochs });
+    epochRows.push([backend.description, Math.min(...result.epochs.map((e) => e.seconds))]);
+  }
+  const numpyEpoch = await python(flags.python, "numpy_mlp_epoch.py", [
+    "--epochs",
+    String(flags.epochs),
+  ]) as { epoch_seconds: number[] } | null;
+  const numpySeconds = numpyEpoch ? Math.min(...numpyEpoch.epoch_seconds) : undefined;
+  if (numpySeconds) epochRows.push(["NumPy (scripts/numpy_mlp_epoch.py)", numpySeconds]);
+
+  console.log(
+    `\nOne epoch of 784-512-512-10 at batch 100 (60,000 examples), fastest of ${flags.epochs}:\n`,
+  );
+  console.log("| implementation | seconds | × NumPy |");
+  console.log("| --- | ---: | ---: |");
+  for (const [name, seconds] of epochRows) {
+    console.log(`| ${name} | ${seconds.toFixed(2)} | ${ratio(seconds, numpySeconds)} |`);
+  }
+}
+
+if (import.meta.main) await runMain(main);
