@@ -2,7 +2,7 @@
  * The contracts between layers, losses, networks and optimizers.
  *
  * Conventions, the same in every package:
- * - `forward` saves what `backward` needs; `backward` sees nothing else.
+ * - `forward` saves what `backward` needs; `backward` reads nothing else.
  * - `backward` overwrites each parameter's `grad` with a fresh gradient (no accumulation across
  *   calls), as the course framework does.
  * - Outputs and input gradients belong to the layer and are reused by its next call, so a caller

@@ -14,12 +14,12 @@ export class Rng {
   #s3 = 0;
   #spareNormal: number | null = null;
 
-  /** Seed the generator; any integer in `[0, 2^32)` or a negative integer is accepted. */
+  /** Seed the generator with any integer, taken modulo 2^32. */
   constructor(readonly seed: number) {
     if (!Number.isInteger(seed)) {
       throw new RangeError(`Invalid seed ${seed}: expected an integer`);
     }
-    // SplitMix32 expands the seed into four words of state that are never all zero.
+    // SplitMix32 expands the seed into the four state words.
     let x = seed >>> 0;
     const next = () => {
       x = (x + 0x9e3779b9) >>> 0;

@@ -91,12 +91,12 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Check that `t` has `expected` shape, where `null` matches any size of that dimension.
  *
  * @param op name of the operation or layer, for the message
- * @param what name of the argument, for the message
+ * @param argument name of the argument, for the message
  * @throws {TypeError} naming the op, the argument and both shapes
  */
 export function assertShape(
   op: string,
-  what: string,
+  argument: string,
   t: Tensor,
   expected: readonly (number | null)[],
 ): void {
@@ -104,7 +104,7 @@ export function assertShape(
     expected.every((d, i) => d === null || d === t.shape[i]);
   if (!ok) {
     const want = expected.map((d) => (d === null ? "*" : String(d))).join(", ");
-    throw new TypeError(`${op}: ${what} has shape ${formatShape(t.shape)}, expected [${want}]`);
+    throw new TypeError(`${op}: ${argument} has shape ${formatShape(t.shape)}, expected [${want}]`);
   }
 }
 

@@ -176,7 +176,7 @@ export function headerLines(header: ReportHeader, seed: number): string {
       ["backend", header.backend],
       ["data", header.dataSource],
       ["date", header.date],
-    ], ["left", "left"]),
+    ], ["left", "left"]).trimEnd(),
     "",
   ].join("\n");
 }

@@ -81,7 +81,7 @@ export const COMMAND = {
 
 type Flags = ReturnType<typeof parseFlags<typeof COMMAND.flags>>;
 
-/** The course's experiments: 1 vs 2 hidden layers × Sigmoid vs ReLU × Euclidean vs softmax. */
+/** Return the course's experiments: 1 vs 2 hidden layers × Sigmoid vs ReLU × Euclidean vs softmax. */
 export function gridConfigs(base: Hw1Config): { name: string; label: string; config: Hw1Config }[] {
   const runs = [];
   for (const layers of [1, 2]) {
@@ -96,7 +96,8 @@ export function gridConfigs(base: Hw1Config): { name: string; label: string; con
         };
         runs.push({
           name: `${layers}-${activation}-${loss}`,
-          label: `${layers} hidden, ${activation}, ${
+          // Short enough for the plot legends: "2×512 relu, softmax CE".
+          label: `${layers}×${config.hidden[0]} ${activation}, ${
             loss === "softmax" ? "softmax CE" : "Euclidean"
           }`,
           config,
@@ -190,7 +191,7 @@ async function runSingle(flags: Flags, config: Hw1Config, backend: Backend): Pro
     }, config.seed),
     "## Result",
     "",
-    resultsTable([run]),
+    resultsTable([run]).trimEnd(),
     "",
     "## Curves",
     "",
@@ -202,7 +203,7 @@ async function runSingle(flags: Flags, config: Hw1Config, backend: Backend): Pro
     "",
     "## Epochs",
     "",
-    epochTable(run.result),
+    epochTable(run.result).trimEnd(),
     "",
   ].join("\n");
   await writeFileAtomic(join(out, "report.md"), report);
@@ -245,7 +246,7 @@ async function runGrid(flags: Flags, base: Hw1Config, backend: Backend): Promise
     "",
     "## Results",
     "",
-    resultsTable(runs),
+    resultsTable(runs).trimEnd(),
     "",
     `Best: **${best.label}** with ${formatPercent(best.result.testAcc)}.`,
     "",

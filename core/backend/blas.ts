@@ -124,13 +124,16 @@ export async function createBlasBackend(
     );
   }
 
-  const what = config === "" ? path : `${path}: ${config}`;
+  // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64" keeps its
+  // version and core type; the build flags (upper case) are left out.
+  const version = config.split(" ").filter((word) => !/^[A-Z_]+(=\d+)?$/.test(word)).join(" ");
+  const source = version === "" ? path : `${version} via ${path}`;
   return {
     backend: {
       ...wasm,
       name: "blas",
-      description: `blas (${what}, ${threads} thread${threads === 1 ? "" : "s"}; ` +
-        `other ops on ${wasm.description})`,
+      description: `blas (${source}, ${threads} thread${threads === 1 ? "" : "s"}; ` +
+        `other ops on wasm)`,
       matmul,
     },
   };
