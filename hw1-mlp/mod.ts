@@ -20,7 +20,6 @@ export {
   type EpochRecord,
   type Hw1Config,
   type Hw1Data,
-  type RunCallbacks,
   runMlp,
   type RunResult,
 } from "./run.ts";

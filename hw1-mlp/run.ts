@@ -9,11 +9,12 @@ import {
   type Backend,
   BatchIterator,
   countParameters,
-  evaluate,
-  type IterationRecord,
+  type EpochRecord,
+  fit,
+  type FitCallbacks,
+  type FitResult,
   MomentumSGD,
   Rng,
-  trainEpoch,
 } from "@nn/core";
 import { type ActivationName, buildLoss, buildMlp, type LossName } from "./model.ts";
 
@@ -59,41 +60,12 @@ export interface Hw1Data {
   classes: number;
 }
 
-/** Numbers of one epoch. */
-export interface EpochRecord {
-  epoch: number;
-  /** Mean training loss and accuracy over the epoch's iterations. */
-  trainLoss: number;
-  trainAcc: number;
-  testLoss: number;
-  testAcc: number;
-  /** Wall time of the epoch's training, without the test pass. */
-  seconds: number;
-}
+export type { EpochRecord };
 
-/** Outcome of {@linkcode runMlp}. */
-export interface RunResult {
+/** Outcome of {@linkcode runMlp}: the fit result with the configuration and model size. */
+export interface RunResult extends FitResult {
   config: Hw1Config;
   parameters: number;
-  epochs: EpochRecord[];
-  /** Loss and accuracy of every training iteration, numbered across epochs. */
-  iterations: IterationRecord[];
-  /** Test accuracy and loss after the last epoch that ran. */
-  testAcc: number;
-  testLoss: number;
-  /** Training loss of the last epoch. */
-  trainLoss: number;
-  /** Wall time of training and testing, in seconds. */
-  seconds: number;
-  /** True when a loss became NaN or infinite; training stopped there. */
-  diverged: boolean;
-}
-
-/** Progress callbacks of {@linkcode runMlp}. */
-export interface RunCallbacks {
-  onIteration?: (record: IterationRecord, epoch: number) => void;
-  onDisplay?: (record: IterationRecord, epoch: number) => void;
-  onEpoch?: (record: EpochRecord) => void;
 }
 
 /** Train and evaluate one MLP on `data` with `config`. */
@@ -101,7 +73,7 @@ export function runMlp(
   backend: Backend,
   data: Hw1Data,
   config: Hw1Config,
-  callbacks: RunCallbacks = {},
+  callbacks: FitCallbacks = {},
 ): RunResult {
   const rng = new Rng(config.seed);
   const model = buildMlp(backend, {
@@ -127,48 +99,15 @@ export function runMlp(
     numClasses: data.classes,
   });
 
-  const start = performance.now();
-  const epochs: EpochRecord[] = [];
-  const iterations: IterationRecord[] = [];
-  let diverged = false;
-  for (let epoch = 1; epoch <= config.epochs && !diverged; epoch++) {
-    const epochStart = performance.now();
-    const result = trainEpoch({
-      model,
-      loss,
-      optimizer,
-      data: train,
-      dispFreq: config.dispFreq,
-      iterationOffset: iterations.length,
-      onIteration: (record) => callbacks.onIteration?.(record, epoch),
-      onDisplay: (record) => callbacks.onDisplay?.(record, epoch),
-    });
-    const seconds = (performance.now() - epochStart) / 1000;
-    iterations.push(...result.records);
-    diverged = result.diverged;
-    const tested = evaluate({ model, loss, data: test });
-    const record: EpochRecord = {
-      epoch,
-      trainLoss: result.loss,
-      trainAcc: result.acc,
-      testLoss: tested.loss,
-      testAcc: tested.acc,
-      seconds,
-    };
-    epochs.push(record);
-    callbacks.onEpoch?.(record);
-  }
-
-  const last = epochs[epochs.length - 1];
-  return {
-    config,
-    parameters: countParameters(model.params()),
-    epochs,
-    iterations,
-    testAcc: last?.testAcc ?? NaN,
-    testLoss: last?.testLoss ?? NaN,
-    trainLoss: last?.trainLoss ?? NaN,
-    seconds: (performance.now() - start) / 1000,
-    diverged,
-  };
+  const result = fit({
+    model,
+    loss,
+    optimizer,
+    train,
+    test,
+    epochs: config.epochs,
+    dispFreq: config.dispFreq,
+    callbacks,
+  });
+  return { ...result, config, parameters: countParameters(model.params()) };
 }

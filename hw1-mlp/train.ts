@@ -13,29 +13,25 @@ import {
   type Backend,
   BACKEND_CHOICES,
   configBlock,
+  consoleProgress,
   createBackend,
+  epochTable,
   flag,
   formatDuration,
-  formatNumber,
   formatPercent,
   loadMnist,
   normalizeImages,
   parseFlags,
-  Progress,
+  reportHeader,
   runMain,
   UserError,
+  writeCurvePlots,
   writeFileAtomic,
+  writeTrainingLogs,
 } from "@nn/core";
 import { type ActivationName, ACTIVATIONS, describeMlp, LOSSES, type LossName } from "./model.ts";
 import { DEFAULT_CONFIG, type Hw1Config, type Hw1Data, runMlp, type RunResult } from "./run.ts";
-import {
-  epochTable,
-  headerLines,
-  type NamedRun,
-  resultsTable,
-  writePlots,
-  writeRunLogs,
-} from "./report.ts";
+import { type NamedRun, resultsTable } from "./report.ts";
 
 const d = DEFAULT_CONFIG;
 
@@ -132,33 +128,13 @@ function trainWithProgress(
   config: Hw1Config,
 ): NamedRun {
   const perEpoch = Math.ceil(data.trainLabels.length / config.batchSize);
-  const display: NamedRun["display"] = [];
-  // One bar for the whole run, so its ETA covers every remaining epoch.
-  const progress = new Progress({ total: perEpoch * config.epochs, label });
-  const result = runMlp(backend, data, config, {
-    onIteration: (record, epoch) => {
-      progress.update(
-        record.iteration,
-        `epoch ${epoch}/${config.epochs} loss ${formatNumber(record.loss)}`,
-      );
-    },
-    onDisplay: (record, epoch) => display.push({ ...record, epoch }),
-    onEpoch: (e) => {
-      // Erase the bar on a terminal so the epoch line starts clean; the next update redraws it.
-      if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-      console.log(
-        `${label} | epoch ${String(e.epoch).padStart(2)}/${config.epochs}  ` +
-          `train loss ${formatNumber(e.trainLoss)} acc ${formatPercent(e.trainAcc)}  ` +
-          `test loss ${formatNumber(e.testLoss)} acc ${formatPercent(e.testAcc)}  ` +
-          formatDuration(e.seconds),
-      );
-    },
-  });
+  const progress = consoleProgress(label, config.epochs, perEpoch);
+  const result = runMlp(backend, data, config, progress);
   progress.done();
   if (result.diverged) {
     console.log(`${label} | diverged: the loss became NaN or infinite; training stopped there`);
   }
-  return { name, label, result, display };
+  return { name, label, result, epochs: result.epochs, display: result.display };
 }
 
 function commandLine(): string {
@@ -177,10 +153,10 @@ async function runSingle(flags: Flags, config: Hw1Config, backend: Backend): Pro
     describeMlp({ ...config, inputSize: 784, classes: 10 }),
     config,
   );
-  await writeRunLogs(out, run);
-  const plots = await writePlots(out, "", [run]);
+  await writeTrainingLogs(out, run);
+  const plots = await writeCurvePlots(out, [run]);
   const report = [
-    headerLines({
+    reportHeader({
       title: `HW1 MLP run: ${run.label}, ${
         config.loss === "softmax" ? "softmax cross-entropy" : "Euclidean"
       } loss`,
@@ -188,10 +164,12 @@ async function runSingle(flags: Flags, config: Hw1Config, backend: Backend): Pro
       backend: backend.description,
       dataSource: source,
       date: new Date().toISOString(),
-    }, config.seed),
+      seed: config.seed,
+    }),
+    "",
     "## Result",
     "",
-    resultsTable([run]).trimEnd(),
+    resultsTable([run]),
     "",
     "## Curves",
     "",
@@ -203,7 +181,7 @@ async function runSingle(flags: Flags, config: Hw1Config, backend: Backend): Pro
     "",
     "## Epochs",
     "",
-    epochTable(run.result).trimEnd(),
+    epochTable(run.result.epochs),
     "",
   ].join("\n");
   await writeFileAtomic(join(out, "report.md"), report);
@@ -225,19 +203,21 @@ async function runGrid(flags: Flags, base: Hw1Config, backend: Backend): Promise
   const runs: NamedRun[] = [];
   for (const { name, label, config } of gridConfigs(base)) {
     const run = trainWithProgress(backend, data, name, label, config);
-    await writeRunLogs(logs, run);
+    await writeTrainingLogs(logs, run);
     runs.push(run);
   }
-  const plots = await writePlots(logs, "", runs);
+  const plots = await writeCurvePlots(logs, runs);
   const best = runs.reduce((a, b) => (b.result.testAcc > a.result.testAcc ? b : a));
   const report = [
-    headerLines({
+    reportHeader({
       title: "HW1: multilayer perceptron on MNIST",
       command: commandLine(),
       backend: backend.description,
       dataSource: source,
       date: new Date().toISOString(),
-    }, base.seed),
+      seed: base.seed,
+    }),
+    "",
     "Every run uses the same seed, data order and hyperparameters " +
     `(lr ${base.lr}, momentum ${base.momentum}, weight decay ${base.weightDecay}, ` +
     `batch ${base.batchSize}, init std ${base.initStd}, ${base.epochs} epochs); only the ` +
@@ -246,7 +226,7 @@ async function runGrid(flags: Flags, base: Hw1Config, backend: Backend): Promise
     "",
     "## Results",
     "",
-    resultsTable(runs).trimEnd(),
+    resultsTable(runs),
     "",
     `Best: **${best.label}** with ${formatPercent(best.result.testAcc)}.`,
     "",

@@ -31,6 +31,9 @@ const COMMAND = {
     epochs: flag.positiveInt("MLP epochs timed per implementation; the fastest counts", 2),
     python: flag.string("Python interpreter with NumPy", "python3"),
     skipEpoch: flag.boolean("time the matmuls only"),
+    threshold: flag.boolean(
+      "time 1 against 2 wasm threads over product sizes, to place the parallel threshold",
+    ),
   },
 };
 
@@ -128,9 +131,36 @@ function ratio(value: number, base: number | undefined): string {
   return base ? (value / base).toFixed(2) : "-";
 }
 
+/**
+ * Print the GFLOPS of square-ish products on one thread and on two threads that always split,
+ * from 2^12 to 2^22 multiply-adds, so the smallest size where two threads win can be read off.
+ */
+async function thresholdSweep(): Promise<void> {
+  const one = await createWasmBackend({ threads: 1 });
+  const two = await createWasmBackend({ threads: 2, parallelMinMacs: 0 });
+  console.log("Products M×K·K×N on wasm, GFLOPS; two threads always split here:\n");
+  console.log("| M×N×K | multiply-adds | 1 thread | 2 threads | 2 / 1 |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (let log2 = 12; log2 <= 22; log2++) {
+    // M = N = 8·s and K = s give 64·s³ = 2^log2 multiply-adds; round s to an integer.
+    const side = Math.max(1, Math.round(Math.cbrt(2 ** log2 / 64)));
+    const [m, n, k] = [8 * side, 8 * side, side];
+    const cells: number[] = [];
+    for (const backend of [one, two]) {
+      const a = backend.zeros([m, k]), b = backend.zeros([k, n]), out = backend.zeros([m, n]);
+      cells.push(bestGflops(() => backend.matmul(a, b, out), 2 * m * n * k));
+    }
+    console.log(
+      `| ${m}×${n}×${k} | ${m * n * k} | ${cells[0].toFixed(1)} | ${cells[1].toFixed(1)} | ` +
+        `${(cells[1] / cells[0]).toFixed(2)} |`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(COMMAND, Deno.args);
   console.log(`Machine: ${await machine()}\n`);
+  if (flags.threshold) return await thresholdSweep();
 
   const cores = navigator.hardwareConcurrency || 1;
   const backends: Backend[] = [createTsBackend()];
