@@ -6,7 +6,7 @@
 
 export { assertShape, formatShape, sameShape, shapeSize, Tensor } from "./tensor.ts";
 export * from "./backend/mod.ts";
-export { Rng } from "./random.ts";
+export { Rng, type RngState } from "./random.ts";
 export { type Layer, type Loss, Param } from "./layer.ts";
 export {
   DataError,
@@ -32,6 +32,14 @@ export {
 } from "./mnist.ts";
 export { type ActivationOptions, Relu, Sigmoid } from "./layers/activations.ts";
 export { Linear, type LinearOptions } from "./layers/linear.ts";
+export { Conv2D, type Conv2DOptions } from "./layers/conv.ts";
+export {
+  AvgPool2D,
+  type AvgPool2DOptions,
+  MaxPool2D,
+  type MaxPool2DOptions,
+} from "./layers/pooling.ts";
+export { Reshape, type ReshapeOptions } from "./layers/reshape.ts";
 export { EuclideanLoss, type LossOptions, SoftmaxCrossEntropyLoss } from "./layers/losses.ts";
 export { countParameters, Sequential, type SequentialOptions } from "./layers/sequential.ts";
 export { accuracy, argmax, countCorrect } from "./metrics.ts";
@@ -73,4 +81,55 @@ export {
 export { csvColumn, CsvLog, type CsvTable, parseCsv, toCsv } from "./report/csv.ts";
 export { formatDuration, formatNumber, formatPercent, markdownTable } from "./report/markdown.ts";
 export { linePlot, type LinePlotOptions, niceTicks, type PlotSeries } from "./report/svg.ts";
+export {
+  encodePng,
+  type GrayImage,
+  type GrayTile,
+  tileGrid,
+  type TileGridOptions,
+} from "./report/image.ts";
 export { formatEta, Progress, type ProgressOptions } from "./report/progress.ts";
+export {
+  encodeZip,
+  listZipEntries,
+  readZip,
+  readZipEntry,
+  type ZipEntry,
+  type ZipMember,
+} from "./zip.ts";
+export { Dropout, type DropoutOptions } from "./layers/dropout.ts";
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "./layers/batchnorm.ts";
+export { Adam, type AdamOptions } from "./train/adam.ts";
+export {
+  type Checkpoint,
+  CHECKPOINT_MAGIC,
+  type CheckpointContents,
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type JsonValue,
+  loadCheckpoint,
+  restoreParams,
+  restoreState,
+  saveCheckpoint,
+  type StoredTensor,
+} from "./checkpoint.ts";
+export {
+  type DisplayRecord,
+  type EpochRecord,
+  fit,
+  type FitCallbacks,
+  type FitOptions,
+  type FitResult,
+} from "./train/fit.ts";
+export {
+  bestEpoch,
+  consoleProgress,
+  type CurvePlots,
+  epochTable,
+  type ReportHeader,
+  reportHeader,
+  type TrainingLog,
+  writeCurvePlots,
+  writeTrainingLogs,
+} from "./report/training.ts";

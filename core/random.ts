@@ -6,6 +6,14 @@
  * @module
  */
 
+/** The whole state of an {@linkcode Rng}, in JSON-compatible numbers, for checkpoints. */
+export interface RngState {
+  /** The four 32-bit state words of xoshiro128**, as unsigned integers. */
+  words: [number, number, number, number];
+  /** The second normal sample of the last Box-Muller pair, not yet returned, or null. */
+  spareNormal: number | null;
+}
+
 /** A seeded xoshiro128** generator with uniform, normal and shuffle helpers. */
 export class Rng {
   #s0 = 0;
@@ -32,6 +40,40 @@ export class Rng {
     this.#s1 = next();
     this.#s2 = next();
     this.#s3 = next();
+  }
+
+  /** Return a copy of the generator's state; {@linkcode Rng.setState} continues from it. */
+  state(): RngState {
+    return {
+      words: [this.#s0 >>> 0, this.#s1 >>> 0, this.#s2 >>> 0, this.#s3 >>> 0],
+      spareNormal: this.#spareNormal,
+    };
+  }
+
+  /**
+   * Continue from a state that {@linkcode Rng.state} returned, so that this generator draws the
+   * same numbers as the one the state came from. `seed` keeps its value.
+   *
+   * @throws {RangeError} when a word is not an integer in `[0, 2^32)`, all four words are zero
+   *   (xoshiro's one invalid state), or `spareNormal` is neither null nor a finite number
+   */
+  setState(state: RngState): void {
+    const { words, spareNormal } = state;
+    const valid = Array.isArray(words) && words.length === 4 &&
+      words.every((w) => Number.isInteger(w) && w >= 0 && w < 4294967296);
+    if (!valid || words.every((w) => w === 0)) {
+      throw new RangeError(
+        `Rng.setState: invalid words ${JSON.stringify(words)}, expected four unsigned 32-bit ` +
+          "integers, not all zero",
+      );
+    }
+    if (spareNormal !== null && !Number.isFinite(spareNormal)) {
+      throw new RangeError(
+        `Rng.setState: invalid spareNormal ${spareNormal}, expected null or a finite number`,
+      );
+    }
+    [this.#s0, this.#s1, this.#s2, this.#s3] = words.map((w) => w | 0);
+    this.#spareNormal = spareNormal;
   }
 
   /** Return the next 32 random bits as an unsigned integer. */

@@ -28,6 +28,37 @@ export interface SgdOptions {
   weightDecay: number;
 }
 
+/**
+ * Geometry of a convolution window, for {@linkcode Backend.im2col} and {@linkcode Backend.col2im}.
+ *
+ * An input `[N, C, H, W]` gives output positions `Ho = ⌊(H + 2·pad − K) / stride⌋ + 1` by
+ * `Wo = ⌊(W + 2·pad − K) / stride⌋ + 1`.
+ */
+export interface ConvGeometry {
+  /** Window height and width K. */
+  kernelSize: number;
+  /** Zeros added on every side of each input plane. */
+  pad: number;
+  /** Step between two windows, in input pixels. */
+  stride: number;
+}
+
+/** Geometry of non-overlapping average pooling, for {@linkcode Backend.avgPool}. */
+export interface AvgPoolGeometry {
+  /** Window height and width K, which is also the stride. */
+  kernelSize: number;
+  /** Zeros added on every side of each input plane; they count in the average. */
+  pad: number;
+}
+
+/** Geometry of max pooling without padding, for {@linkcode Backend.maxPool}. */
+export interface MaxPoolGeometry {
+  /** Window height and width K. */
+  kernelSize: number;
+  /** Step between two windows, in input pixels. */
+  stride: number;
+}
+
 /** Names of the available backends. */
 export type BackendName = "ts" | "wasm" | "blas";
 
@@ -69,6 +100,68 @@ export interface Backend {
 
   /** Row-wise softmax of `x [N, D]` into `y [N, D]`, stable for large logits; `y` may alias `x`. */
   softmax(x: Tensor, y: Tensor): void;
+
+  // -------------------------------------------------------------------------------------------
+  // Convolution and pooling over [N, C, H, W] tensors
+
+  /**
+   * Unfold the windows of `x [N, C, H, W]` into the columns of `cols [C·K·K, N·Ho·Wo]`.
+   *
+   * `cols[(c·K + ky)·K + kx, (n·Ho + oy)·Wo + ox] = x[n, c, oy·stride + ky − pad, ox·stride + kx − pad]`,
+   * or 0 where that position lies in the padding. A convolution with `W [O, C, K, K]` is then the
+   * product `W [O, C·K·K] · cols`, which gives the output as `[O, N·Ho·Wo]`.
+   */
+  im2col(x: Tensor, cols: Tensor, geometry: ConvGeometry): void;
+
+  /**
+   * Fold `cols [C·K·K, N·Ho·Wo]` back onto `dX [N, C, H, W]`: the adjoint of `im2col`.
+   *
+   * Every `dX` element is overwritten with the sum of the `cols` entries that `im2col` copied from
+   * it (several when windows overlap, none for pixels no window covers). Entries that came from
+   * the padding are dropped.
+   */
+  col2im(cols: Tensor, dX: Tensor, geometry: ConvGeometry): void;
+
+  /**
+   * Swap the first two axes: `y[b, a, …] = x[a, b, …]` for `x [A, B, …]` and `y [B, A, …]`.
+   * It turns a convolution's `[O, N, Ho, Wo]` product into `[N, O, Ho, Wo]`, and back.
+   */
+  swapAxes01(x: Tensor, y: Tensor): void;
+
+  /** Add `b[c]` to every element of channel `c` of `x [N, C, H, W]`, in place. */
+  addChannelBias(x: Tensor, b: Tensor): void;
+
+  /** Channel sums: `out[c] = Σ_{n, h, w} x[n, c, h, w]` for `x [N, C, H, W]` and `out [C]`. */
+  sumChannels(x: Tensor, out: Tensor): void;
+
+  /**
+   * Average pooling over non-overlapping K×K windows (stride K) of `x [N, C, H, W]` padded with
+   * `pad` zeros on every side: `y [N, C, ⌊(H + 2·pad) / K⌋, ⌊(W + 2·pad) / K⌋]`.
+   *
+   * Each output divides its window's sum by K·K, so padded zeros count in the average.
+   */
+  avgPool(x: Tensor, y: Tensor, geometry: AvgPoolGeometry): void;
+
+  /**
+   * Gradient of {@linkcode Backend.avgPool}: every input pixel gets `dY / (K·K)` of its window.
+   * `dX [N, C, H, W]` is overwritten, with 0 for pixels that no window covers.
+   */
+  avgPoolBackward(dY: Tensor, dX: Tensor, geometry: AvgPoolGeometry): void;
+
+  /**
+   * Max pooling over K×K windows with `stride` and no padding of `x [N, C, H, W]`:
+   * `y [N, C, ⌊(H − K) / stride⌋ + 1, ⌊(W − K) / stride⌋ + 1]`.
+   *
+   * `argmax`, shaped like `y`, receives the position of each maximum within its input plane,
+   * `iy·W + ix`, as a float32 integer. A tie goes to the first position in row-major order.
+   */
+  maxPool(x: Tensor, y: Tensor, argmax: Tensor, geometry: MaxPoolGeometry): void;
+
+  /**
+   * Gradient of {@linkcode Backend.maxPool}: `dX [N, C, H, W]` is overwritten with zeros, then
+   * each `dY` element is added at the input position that `argmax` saved.
+   */
+  maxPoolBackward(dY: Tensor, argmax: Tensor, dX: Tensor): void;
 
   /**
    * Momentum SGD with weight decay, in the course framework's form, in place on `w` and `v`:

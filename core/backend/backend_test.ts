@@ -5,6 +5,7 @@ import type { Backend, MatmulOptions } from "./backend.ts";
 import { createTsBackend } from "./ts.ts";
 import { createWasmBackend } from "./wasm.ts";
 import { buildAll, BUILDS, lowerRelaxedMadd } from "./build_wasm.ts";
+import { forEachBackend, tensorFrom } from "../testing.ts";
 
 const reference = createTsBackend();
 
@@ -202,4 +203,294 @@ Deno.test("committed kernel binaries equal a fresh build", async () => {
     const committed = await Deno.readFile(new URL(`./${file}`, import.meta.url));
     assert.deepEqual(committed, built.get(file), `${file} is stale: run deno task build:wasm`);
   }
+});
+
+/** Convolution geometries on ragged shapes: [N, C, H, W], kernel, pad, stride. */
+const CONV_CASES: { shape: number[]; kernelSize: number; pad: number; stride: number }[] = [
+  { shape: [1, 1, 1, 1], kernelSize: 1, pad: 0, stride: 1 },
+  { shape: [2, 3, 7, 5], kernelSize: 3, pad: 1, stride: 1 },
+  { shape: [1, 2, 8, 9], kernelSize: 3, pad: 1, stride: 2 },
+  { shape: [3, 1, 6, 7], kernelSize: 5, pad: 2, stride: 1 },
+  { shape: [2, 2, 5, 5], kernelSize: 2, pad: 0, stride: 3 },
+  { shape: [1, 3, 4, 6], kernelSize: 3, pad: 4, stride: 2 },
+  { shape: [2, 1, 3, 3], kernelSize: 7, pad: 2, stride: 1 },
+  { shape: [7, 4, 28, 28], kernelSize: 3, pad: 1, stride: 1 },
+];
+
+Deno.test("wasm im2col() and col2im() agree with the reference on ragged shapes", async (t) => {
+  const rng = new Rng(13);
+  for (const backend of await fastBackends()) {
+    await t.step(backend.description, () => {
+      for (const { shape, kernelSize, pad, stride } of CONV_CASES) {
+        const geometry = { kernelSize, pad, stride };
+        const [n, c, h, w] = shape;
+        const ho = Math.floor((h + 2 * pad - kernelSize) / stride) + 1;
+        const wo = Math.floor((w + 2 * pad - kernelSize) / stride) + 1;
+        const colsShape = [c * kernelSize * kernelSize, n * ho * wo];
+        const label = `${JSON.stringify(shape)} ${JSON.stringify(geometry)}`;
+
+        const x = random(rng, shape);
+        const cols0 = new Tensor(colsShape), cols1 = backend.zeros(colsShape);
+        reference.im2col(x, cols0, geometry);
+        backend.im2col(on(backend, x), cols1, geometry);
+        // A copy: exact.
+        assertAgree(`im2col ${label}`, cols0, cols1, 0);
+
+        // col2im must overwrite, so start from garbage.
+        const dCols = random(rng, colsShape);
+        const dX0 = random(rng, shape), dX1 = on(backend, random(rng, shape));
+        reference.col2im(dCols, dX0, geometry);
+        backend.col2im(on(backend, dCols), dX1, geometry);
+        assertAgree(`col2im ${label}`, dX0, dX1, 1e-5 * kernelSize * kernelSize);
+      }
+    });
+  }
+});
+
+Deno.test("col2im() is the adjoint of im2col()", async (t) => {
+  // <im2col(x), g> = <x, col2im(g)> for every x and g, because col2im transposes im2col.
+  const rng = new Rng(17);
+  await forEachBackend(t, (backend) => {
+    for (const { shape, kernelSize, pad, stride } of CONV_CASES.slice(0, 7)) {
+      const geometry = { kernelSize, pad, stride };
+      const [n, c, h, w] = shape;
+      const ho = Math.floor((h + 2 * pad - kernelSize) / stride) + 1;
+      const wo = Math.floor((w + 2 * pad - kernelSize) / stride) + 1;
+      const x = on(backend, random(rng, shape));
+      const g = on(backend, random(rng, [c * kernelSize * kernelSize, n * ho * wo]));
+      const cols = backend.zeros(g.shape), dX = backend.zeros(shape);
+      backend.im2col(x, cols, geometry);
+      backend.col2im(g, dX, geometry);
+      let left = 0, right = 0;
+      for (let i = 0; i < g.size; i++) left += cols.data[i] * g.data[i];
+      for (let i = 0; i < x.size; i++) right += x.data[i] * dX.data[i];
+      assert.ok(
+        Math.abs(left - right) <= 1e-4 * Math.max(1, Math.abs(left)),
+        `${JSON.stringify(shape)} ${JSON.stringify(geometry)}: <im2col(x), g> = ${left}, ` +
+          `<x, col2im(g)> = ${right}`,
+      );
+    }
+  });
+});
+
+Deno.test("wasm channel and pooling kernels agree with the reference", async (t) => {
+  const rng = new Rng(19);
+  const shapes = [[1, 1, 1, 1], [2, 3, 7, 5], [3, 2, 6, 9], [5, 4, 28, 28], [2, 3, 1, 7]];
+  for (const backend of await fastBackends()) {
+    await t.step(backend.description, () => {
+      for (const shape of shapes) {
+        const [n, c, h, w] = shape;
+        const label = JSON.stringify(shape);
+        const x = random(rng, shape);
+
+        const swapped0 = new Tensor([c, n, h, w]), swapped1 = backend.zeros([c, n, h, w]);
+        reference.swapAxes01(x, swapped0);
+        backend.swapAxes01(on(backend, x), swapped1);
+        assertAgree(`swapAxes01 ${label}`, swapped0, swapped1, 0);
+
+        const b = random(rng, [c]);
+        const biased0 = Tensor.from(shape, x.data), biased1 = on(backend, x);
+        reference.addChannelBias(biased0, b);
+        backend.addChannelBias(biased1, on(backend, b));
+        assertAgree(`addChannelBias ${label}`, biased0, biased1, 0);
+
+        const sums0 = new Tensor([c]), sums1 = backend.zeros([c]);
+        reference.sumChannels(x, sums0);
+        backend.sumChannels(on(backend, x), sums1);
+        assertAgree(`sumChannels ${label}`, sums0, sums1, 1e-5 * n * h * w);
+
+        for (const [kernelSize, pad] of [[1, 0], [2, 0], [2, 1], [3, 1], [3, 2]]) {
+          if (kernelSize > Math.min(h, w) + 2 * pad) continue;
+          const geometry = { kernelSize, pad };
+          const yShape = [
+            n,
+            c,
+            Math.floor((h + 2 * pad) / kernelSize),
+            Math.floor((w + 2 * pad) / kernelSize),
+          ];
+          const glabel = `${label} ${JSON.stringify(geometry)}`;
+          const y0 = new Tensor(yShape), y1 = backend.zeros(yShape);
+          reference.avgPool(x, y0, geometry);
+          backend.avgPool(on(backend, x), y1, geometry);
+          assertAgree(`avgPool ${glabel}`, y0, y1, 1e-6);
+          const dY = random(rng, yShape);
+          const dX0 = random(rng, shape), dX1 = on(backend, random(rng, shape));
+          reference.avgPoolBackward(dY, dX0, geometry);
+          backend.avgPoolBackward(on(backend, dY), dX1, geometry);
+          assertAgree(`avgPoolBackward ${glabel}`, dX0, dX1, 0);
+        }
+
+        for (const [kernelSize, stride] of [[1, 1], [2, 2], [3, 2], [2, 1], [3, 3]]) {
+          if (kernelSize > Math.min(h, w)) continue;
+          const geometry = { kernelSize, stride };
+          const yShape = [
+            n,
+            c,
+            Math.floor((h - kernelSize) / stride) + 1,
+            Math.floor((w - kernelSize) / stride) + 1,
+          ];
+          const glabel = `${label} ${JSON.stringify(geometry)}`;
+          const y0 = new Tensor(yShape), y1 = backend.zeros(yShape);
+          const a0 = new Tensor(yShape), a1 = backend.zeros(yShape);
+          reference.maxPool(x, y0, a0, geometry);
+          backend.maxPool(on(backend, x), y1, a1, geometry);
+          assertAgree(`maxPool y ${glabel}`, y0, y1, 0);
+          assertAgree(`maxPool argmax ${glabel}`, a0, a1, 0);
+          const dY = random(rng, yShape);
+          const dX0 = random(rng, shape), dX1 = on(backend, random(rng, shape));
+          reference.maxPoolBackward(dY, a0, dX0);
+          backend.maxPoolBackward(on(backend, dY), a1, dX1);
+          assertAgree(`maxPoolBackward ${glabel}`, dX0, dX1, 1e-6);
+        }
+      }
+    });
+  }
+});
+
+Deno.test("maxPool() keeps the first position of a tie", async (t) => {
+  await forEachBackend(t, (backend) => {
+    const x = tensorFrom(backend, [1, 1, 2, 2], [3, 3, 3, 3]);
+    const y = backend.zeros([1, 1, 1, 1]), argmax = backend.zeros([1, 1, 1, 1]);
+    backend.maxPool(x, y, argmax, { kernelSize: 2, stride: 2 });
+    assert.deepEqual([...argmax.data], [0]);
+  });
+});
+
+Deno.test("convolution and pooling ops name the op and both shapes on bad input", async (t) => {
+  await forEachBackend(t, async (backend, t) => {
+    const cases = [
+      {
+        name: "im2col with a kernel larger than the padded input",
+        run: () =>
+          backend.im2col(backend.zeros([1, 1, 3, 3]), backend.zeros([25, 1]), {
+            kernelSize: 5,
+            pad: 0,
+            stride: 1,
+          }),
+        error: {
+          name: "TypeError",
+          message: /^im2col: kernel 5×5 is larger than the padded input 3×3/,
+        },
+      },
+      {
+        name: "im2col with cols of the wrong shape",
+        run: () =>
+          backend.im2col(backend.zeros([2, 3, 4, 4]), backend.zeros([27, 31]), {
+            kernelSize: 3,
+            pad: 1,
+            stride: 1,
+          }),
+        error: {
+          name: "TypeError",
+          message: /^im2col: cols for x \[2, 3, 4, 4\] has shape \[27, 31\], expected \[27, 32\]$/,
+        },
+      },
+      {
+        name: "col2im with a 3-D dX",
+        run: () =>
+          backend.col2im(backend.zeros([9, 16]), backend.zeros([1, 4, 4]), {
+            kernelSize: 3,
+            pad: 1,
+            stride: 1,
+          }),
+        error: {
+          name: "TypeError",
+          message: /^col2im: dX has shape \[1, 4, 4\], expected \[N, C, H, W\]$/,
+        },
+      },
+      {
+        name: "im2col with stride 0",
+        run: () =>
+          backend.im2col(backend.zeros([1, 1, 3, 3]), backend.zeros([9, 9]), {
+            kernelSize: 3,
+            pad: 1,
+            stride: 0,
+          }),
+        error: { name: "RangeError", message: /^im2col: stride must be an integer >= 1, got 0$/ },
+      },
+      {
+        name: "addChannelBias with a bias per another channel count",
+        run: () => backend.addChannelBias(backend.zeros([2, 4, 3, 3]), backend.zeros([3])),
+        error: {
+          name: "TypeError",
+          message: /^addChannelBias: b has shape \[3\], expected \[4\]$/,
+        },
+      },
+      {
+        name: "swapAxes01 with y of the same shape as x",
+        run: () => backend.swapAxes01(backend.zeros([2, 3, 4]), backend.zeros([2, 3, 4])),
+        error: {
+          name: "TypeError",
+          message: /^swapAxes01: y has shape \[2, 3, 4\], expected \[3, 2, 4\]$/,
+        },
+      },
+      {
+        name: "avgPool with a pad as large as the window",
+        run: () =>
+          backend.avgPool(backend.zeros([1, 1, 4, 4]), backend.zeros([1, 1, 4, 4]), {
+            kernelSize: 2,
+            pad: 2,
+          }),
+        error: { name: "RangeError", message: /^avgPool: pad must be below kernelSize 2, got 2$/ },
+      },
+      {
+        name: "maxPool with y of the wrong size",
+        run: () =>
+          backend.maxPool(
+            backend.zeros([1, 2, 6, 6]),
+            backend.zeros([1, 2, 2, 2]),
+            backend.zeros([1, 2, 2, 2]),
+            { kernelSize: 2, stride: 2 },
+          ),
+        error: {
+          name: "TypeError",
+          message:
+            /^maxPool: y for x \[1, 2, 6, 6\] has shape \[1, 2, 2, 2\], expected \[1, 2, 3, 3\]$/,
+        },
+      },
+      {
+        name: "maxPoolBackward with an argmax outside the plane",
+        run: () =>
+          backend.maxPoolBackward(
+            backend.zeros([1, 1, 1, 1]),
+            tensorFrom(backend, [1, 1, 1, 1], [4]),
+            backend.zeros([1, 1, 2, 2]),
+          ),
+        error: {
+          name: "RangeError",
+          message: /^maxPoolBackward: argmax\[0\] is 4, not a position in a 2×2 plane of dX$/,
+        },
+      },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, () => {
+        assert.throws(c.run, c.error);
+      });
+    }
+  });
+});
+
+Deno.test("wasm convolution and pooling ops accept plain arrays", async () => {
+  // Tensors outside the wasm memory are staged in and out, so the results match the reference.
+  const backend = await createWasmBackend({ threads: 1 });
+  const rng = new Rng(29);
+  const x = random(rng, [2, 3, 5, 6]);
+  const geometry = { kernelSize: 3, pad: 1, stride: 2 };
+  const cols0 = new Tensor([27, 2 * 3 * 3]), cols1 = new Tensor([27, 2 * 3 * 3]);
+  reference.im2col(x, cols0, geometry);
+  backend.im2col(x, cols1, geometry);
+  assertAgree("im2col", cols0, cols1, 0);
+
+  const y0 = new Tensor([2, 3, 2, 3]), y1 = new Tensor([2, 3, 2, 3]);
+  const a0 = new Tensor([2, 3, 2, 3]), a1 = new Tensor([2, 3, 2, 3]);
+  reference.maxPool(x, y0, a0, { kernelSize: 2, stride: 2 });
+  backend.maxPool(x, y1, a1, { kernelSize: 2, stride: 2 });
+  assertAgree("maxPool y", y0, y1, 0);
+  assertAgree("maxPool argmax", a0, a1, 0);
+
+  const b = random(rng, [3]);
+  const biased0 = Tensor.from(x.shape, x.data), biased1 = Tensor.from(x.shape, x.data);
+  reference.addChannelBias(biased0, b);
+  backend.addChannelBias(biased1, b);
+  assertAgree("addChannelBias", biased0, biased1, 0);
 });

@@ -557,4 +557,571 @@
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $tail)))
   )
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Convolution and pooling over [N, C, H, W]. Every kernel here runs on the calling thread.
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; Return the first output column ox whose input column ox·stride + kx − pad is not left of
+  ;; the input: ceil((pad − kx) / stride), or 0.
+  (func $first_inside (param $pad i32) (param $kx i32) (param $stride i32) (result i32)
+    (if (result i32) (i32.gt_s (i32.sub (local.get $pad) (local.get $kx)) (i32.const 0))
+      (then
+        (i32.div_u
+          (i32.add (i32.sub (local.get $pad) (local.get $kx)) (i32.sub (local.get $stride) (i32.const 1)))
+          (local.get $stride)))
+      (else (i32.const 0)))
+  )
+
+  ;; Return one past the last output column whose input column lies left of w, clamped to
+  ;; [lo, wo]: floor((w − 1 + pad − kx) / stride) + 1.
+  (func $end_inside
+    (param $w i32) (param $pad i32) (param $kx i32) (param $stride i32) (param $lo i32) (param $wo i32)
+    (result i32)
+    (local $num i32) (local $hi i32)
+    (local.set $num (i32.sub (i32.add (i32.sub (local.get $w) (i32.const 1)) (local.get $pad)) (local.get $kx)))
+    (if (i32.lt_s (local.get $num) (i32.const 0))
+      (then (local.set $hi (i32.const 0)))
+      (else (local.set $hi (i32.add (i32.div_u (local.get $num) (local.get $stride)) (i32.const 1)))))
+    (if (i32.gt_s (local.get $hi) (local.get $wo)) (then (local.set $hi (local.get $wo))))
+    (if (i32.lt_s (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))
+    (local.get $hi)
+  )
+
+  ;; dst[i] = src[i] for i < len, 4 lanes at a time, then a scalar tail. For the short rows of
+  ;; im2col this is faster than memory.copy, which calls out of the compiled code.
+  (func $copy_floats (param $dst i32) (param $src i32) (param $len i32)
+    (local $end4 i32) (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $len) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $dst) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $dst) (local.get $end4)))
+        (v128.store (local.get $dst) (v128.load (local.get $src)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst) (f32.load (local.get $src)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $tail)))
+  )
+
+  ;; dst[i] = 0 for i < len, one float at a time: the runs of padding are a few floats long.
+  (func $zero_floats (param $dst i32) (param $len i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $len) (i32.const 2))))
+    (block $done
+      (loop $zero
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst) (f32.const 0))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (br $zero)))
+  )
+
+  ;; dst[i] += src[i] for i < len, 4 lanes at a time, then a scalar tail.
+  (func $add_into (param $dst i32) (param $src i32) (param $len i32)
+    (local $end4 i32) (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $len) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $dst) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $dst) (local.get $end4)))
+        (v128.store (local.get $dst)
+          (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $tail)))
+  )
+
+  ;; cols [C·K·K, N·Ho·Wo] from x [N, C, H, W]:
+  ;; cols[(c·K + ky)·K + kx, (n·Ho + oy)·Wo + ox] = x[n, c, oy·stride + ky − pad, ox·stride + kx − pad],
+  ;; 0 in the padding. cols is written in order; each output row splits into a left run of
+  ;; padding, a middle run read from one input row (a contiguous copy when stride is 1), and a
+  ;; right run of padding.
+  (func (export "im2col")
+    (param $x i32) (param $cols i32) (param $n i32) (param $c i32) (param $h i32) (param $w i32)
+    (param $k i32) (param $pad i32) (param $stride i32) (param $ho i32) (param $wo i32)
+    (local $ci i32) (local $ky i32) (local $kx i32) (local $ni i32) (local $oy i32) (local $ox i32)
+    (local $iy i32) (local $lo i32) (local $hi i32) (local $dst i32) (local $plane i32)
+    (local $src i32) (local $planeBytes i32) (local $rowBytes i32) (local $strideBytes i32)
+
+    (local.set $planeBytes (i32.shl (i32.mul (local.get $h) (local.get $w)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $wo) (i32.const 2)))
+    (local.set $strideBytes (i32.shl (local.get $stride) (i32.const 2)))
+    (local.set $dst (local.get $cols))
+    (block $c_done
+      (loop $c_loop
+        (br_if $c_done (i32.ge_u (local.get $ci) (local.get $c)))
+        (local.set $ky (i32.const 0))
+        (block $ky_done
+          (loop $ky_loop
+            (br_if $ky_done (i32.ge_u (local.get $ky) (local.get $k)))
+            (local.set $kx (i32.const 0))
+            (block $kx_done
+              (loop $kx_loop
+                (br_if $kx_done (i32.ge_u (local.get $kx) (local.get $k)))
+                (local.set $lo (call $first_inside (local.get $pad) (local.get $kx) (local.get $stride)))
+                (if (i32.gt_s (local.get $lo) (local.get $wo)) (then (local.set $lo (local.get $wo))))
+                (local.set $hi (call $end_inside (local.get $w) (local.get $pad) (local.get $kx)
+                  (local.get $stride) (local.get $lo) (local.get $wo)))
+                (local.set $ni (i32.const 0))
+                (block $n_done
+                  (loop $n_loop
+                    (br_if $n_done (i32.ge_u (local.get $ni) (local.get $n)))
+                    (local.set $plane (i32.add (local.get $x)
+                      (i32.mul (i32.add (i32.mul (local.get $ni) (local.get $c)) (local.get $ci))
+                        (local.get $planeBytes))))
+                    (local.set $oy (i32.const 0))
+                    (block $oy_done
+                      (loop $oy_loop
+                        (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $ho)))
+                        (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $stride))
+                          (local.get $ky)) (local.get $pad)))
+                        (if (i32.or (i32.lt_s (local.get $iy) (i32.const 0)) (i32.ge_s (local.get $iy) (local.get $h)))
+                          (then (call $zero_floats (local.get $dst) (local.get $wo)))
+                          (else
+                            ;; Left padding, middle run, right padding.
+                            (call $zero_floats (local.get $dst) (local.get $lo))
+                            ;; src = x[n, c, iy, lo·stride + kx − pad]
+                            (local.set $src (i32.add (local.get $plane)
+                              (i32.shl
+                                (i32.sub
+                                  (i32.add (i32.mul (local.get $iy) (local.get $w))
+                                    (i32.add (i32.mul (local.get $lo) (local.get $stride)) (local.get $kx)))
+                                  (local.get $pad))
+                                (i32.const 2))))
+                            (if (i32.eq (local.get $stride) (i32.const 1))
+                              (then
+                                (call $copy_floats
+                                  (i32.add (local.get $dst) (i32.shl (local.get $lo) (i32.const 2)))
+                                  (local.get $src)
+                                  (i32.sub (local.get $hi) (local.get $lo))))
+                              (else
+                                (local.set $ox (local.get $lo))
+                                (block $ox_done
+                                  (loop $ox_loop
+                                    (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $hi)))
+                                    (f32.store (i32.add (local.get $dst) (i32.shl (local.get $ox) (i32.const 2)))
+                                      (f32.load (local.get $src)))
+                                    (local.set $src (i32.add (local.get $src) (local.get $strideBytes)))
+                                    (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                                    (br $ox_loop)))))
+                            (call $zero_floats (i32.add (local.get $dst) (i32.shl (local.get $hi) (i32.const 2)))
+                              (i32.sub (local.get $wo) (local.get $hi)))))
+                        (local.set $dst (i32.add (local.get $dst) (local.get $rowBytes)))
+                        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+                        (br $oy_loop)))
+                    (local.set $ni (i32.add (local.get $ni) (i32.const 1)))
+                    (br $n_loop)))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kx_loop)))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $ky_loop)))
+        (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+        (br $c_loop)))
+  )
+
+  ;; dx [N, C, H, W] = the sum, at each input pixel, of the cols entries that im2col copied from
+  ;; it: the same walk as im2col with the copy reversed into an add, after zeroing dx.
+  (func (export "col2im")
+    (param $cols i32) (param $dx i32) (param $n i32) (param $c i32) (param $h i32) (param $w i32)
+    (param $k i32) (param $pad i32) (param $stride i32) (param $ho i32) (param $wo i32)
+    (local $ci i32) (local $ky i32) (local $kx i32) (local $ni i32) (local $oy i32) (local $ox i32)
+    (local $iy i32) (local $lo i32) (local $hi i32) (local $src i32) (local $plane i32)
+    (local $dst i32) (local $planeBytes i32) (local $rowBytes i32) (local $strideBytes i32)
+
+    (local.set $planeBytes (i32.shl (i32.mul (local.get $h) (local.get $w)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $wo) (i32.const 2)))
+    (local.set $strideBytes (i32.shl (local.get $stride) (i32.const 2)))
+    (memory.fill (local.get $dx) (i32.const 0)
+      (i32.mul (i32.mul (local.get $n) (local.get $c)) (local.get $planeBytes)))
+    (local.set $src (local.get $cols))
+    (block $c_done
+      (loop $c_loop
+        (br_if $c_done (i32.ge_u (local.get $ci) (local.get $c)))
+        (local.set $ky (i32.const 0))
+        (block $ky_done
+          (loop $ky_loop
+            (br_if $ky_done (i32.ge_u (local.get $ky) (local.get $k)))
+            (local.set $kx (i32.const 0))
+            (block $kx_done
+              (loop $kx_loop
+                (br_if $kx_done (i32.ge_u (local.get $kx) (local.get $k)))
+                (local.set $lo (call $first_inside (local.get $pad) (local.get $kx) (local.get $stride)))
+                (if (i32.gt_s (local.get $lo) (local.get $wo)) (then (local.set $lo (local.get $wo))))
+                (local.set $hi (call $end_inside (local.get $w) (local.get $pad) (local.get $kx)
+                  (local.get $stride) (local.get $lo) (local.get $wo)))
+                (local.set $ni (i32.const 0))
+                (block $n_done
+                  (loop $n_loop
+                    (br_if $n_done (i32.ge_u (local.get $ni) (local.get $n)))
+                    (local.set $plane (i32.add (local.get $dx)
+                      (i32.mul (i32.add (i32.mul (local.get $ni) (local.get $c)) (local.get $ci))
+                        (local.get $planeBytes))))
+                    (local.set $oy (i32.const 0))
+                    (block $oy_done
+                      (loop $oy_loop
+                        (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $ho)))
+                        (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $stride))
+                          (local.get $ky)) (local.get $pad)))
+                        (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $h)))
+                          (then
+                            ;; dst = dx[n, c, iy, lo·stride + kx − pad]
+                            (local.set $dst (i32.add (local.get $plane)
+                              (i32.shl
+                                (i32.sub
+                                  (i32.add (i32.mul (local.get $iy) (local.get $w))
+                                    (i32.add (i32.mul (local.get $lo) (local.get $stride)) (local.get $kx)))
+                                  (local.get $pad))
+                                (i32.const 2))))
+                            (if (i32.eq (local.get $stride) (i32.const 1))
+                              (then
+                                (call $add_into (local.get $dst)
+                                  (i32.add (local.get $src) (i32.shl (local.get $lo) (i32.const 2)))
+                                  (i32.sub (local.get $hi) (local.get $lo))))
+                              (else
+                                (local.set $ox (local.get $lo))
+                                (block $ox_done
+                                  (loop $ox_loop
+                                    (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $hi)))
+                                    (f32.store (local.get $dst)
+                                      (f32.add (f32.load (local.get $dst))
+                                        (f32.load (i32.add (local.get $src) (i32.shl (local.get $ox) (i32.const 2))))))
+                                    (local.set $dst (i32.add (local.get $dst) (local.get $strideBytes)))
+                                    (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                                    (br $ox_loop)))))))
+                        (local.set $src (i32.add (local.get $src) (local.get $rowBytes)))
+                        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+                        (br $oy_loop)))
+                    (local.set $ni (i32.add (local.get $ni) (i32.const 1)))
+                    (br $n_loop)))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kx_loop)))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $ky_loop)))
+        (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+        (br $c_loop)))
+  )
+
+  ;; y [B, A, R] from x [A, B, R]: y[j, i, :] = x[i, j, :], one memory.copy of R floats each.
+  (func (export "swap_axes01") (param $x i32) (param $y i32) (param $a i32) (param $b i32) (param $r i32)
+    (local $i i32) (local $j i32) (local $bytes i32) (local $src i32)
+    (local.set $bytes (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $src (local.get $x))
+    (block $i_done
+      (loop $i_loop
+        (br_if $i_done (i32.ge_u (local.get $i) (local.get $a)))
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $j_loop
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $b)))
+            (memory.copy
+              (i32.add (local.get $y)
+                (i32.mul (i32.add (i32.mul (local.get $j) (local.get $a)) (local.get $i)) (local.get $bytes)))
+              (local.get $src)
+              (local.get $bytes))
+            (local.set $src (i32.add (local.get $src) (local.get $bytes)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $j_loop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $i_loop)))
+  )
+
+  ;; x[n, c, :] += b[c] for x [N, C, S] (S = H·W) and b [C].
+  (func (export "add_channel_bias") (param $x i32) (param $b i32) (param $n i32) (param $c i32) (param $s i32)
+    (local $p i32) (local $count i32) (local $end i32) (local $end4 i32) (local $v f32) (local $v4 v128)
+    (local.set $count (i32.mul (local.get $n) (local.get $c)))
+    (block $planes_done
+      (loop $planes
+        (br_if $planes_done (i32.ge_u (local.get $p) (local.get $count)))
+        (local.set $v (f32.load
+          (i32.add (local.get $b) (i32.shl (i32.rem_u (local.get $p) (local.get $c)) (i32.const 2)))))
+        (local.set $v4 (f32x4.splat (local.get $v)))
+        (local.set $end (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2))))
+        (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $s) (i32.const -4)) (i32.const 2))))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $x) (local.get $end4)))
+            (v128.store (local.get $x) (f32x4.add (v128.load (local.get $x)) (local.get $v4)))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $x) (local.get $end)))
+            (f32.store (local.get $x) (f32.add (f32.load (local.get $x)) (local.get $v)))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (br $tail)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $planes)))
+  )
+
+  ;; out[c] = Σ_{n, s} x[n, c, s] for x [N, C, S] and out [C]. Each plane is summed in 4 lanes.
+  (func (export "sum_channels") (param $x i32) (param $out i32) (param $n i32) (param $c i32) (param $s i32)
+    (local $p i32) (local $count i32) (local $end i32) (local $end4 i32) (local $acc v128)
+    (local $sum f32) (local $o i32)
+    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $count (i32.mul (local.get $n) (local.get $c)))
+    (block $planes_done
+      (loop $planes
+        (br_if $planes_done (i32.ge_u (local.get $p) (local.get $count)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $end (i32.add (local.get $x) (i32.shl (local.get $s) (i32.const 2))))
+        (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $s) (i32.const -4)) (i32.const 2))))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $x) (local.get $end4)))
+            (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $x))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (br $vec)))
+        (local.set $sum
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+            (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $x) (local.get $end)))
+            (local.set $sum (f32.add (local.get $sum) (f32.load (local.get $x))))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (br $tail)))
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.rem_u (local.get $p) (local.get $c)) (i32.const 2))))
+        (f32.store (local.get $o) (f32.add (f32.load (local.get $o)) (local.get $sum)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $planes)))
+  )
+
+  ;; Return whether the 2×2 window with top-left pixel (y0, x0) lies inside an h × w plane.
+  (func $inside2 (param $y0 i32) (param $x0 i32) (param $h i32) (param $w i32) (result i32)
+    (i32.and
+      (i32.and (i32.ge_s (local.get $y0) (i32.const 0)) (i32.ge_s (local.get $x0) (i32.const 0)))
+      (i32.and (i32.le_s (i32.add (local.get $y0) (i32.const 2)) (local.get $h))
+        (i32.le_s (i32.add (local.get $x0) (i32.const 2)) (local.get $w))))
+  )
+
+  ;; y [P, Ho, Wo] from x [P, H, W] (P = N·C): the sum of each K×K window at (oy·K − pad,
+  ;; ox·K − pad), over the pixels inside the input, divided by K·K.
+  (func (export "avg_pool")
+    (param $x i32) (param $y i32) (param $planes i32) (param $h i32) (param $w i32)
+    (param $k i32) (param $pad i32) (param $ho i32) (param $wo i32)
+    (local $p i32) (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32)
+    (local $y0 i32) (local $x0 i32) (local $sum f32) (local $area f32) (local $plane i32)
+    (local.set $area (f32.convert_i32_u (i32.mul (local.get $k) (local.get $k))))
+    (block $p_done
+      (loop $p_loop
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $plane (i32.add (local.get $x)
+          (i32.shl (i32.mul (local.get $p) (i32.mul (local.get $h) (local.get $w))) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oy_done
+          (loop $oy_loop
+            (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $ho)))
+            (local.set $y0 (i32.sub (i32.mul (local.get $oy) (local.get $k)) (local.get $pad)))
+            (local.set $ox (i32.const 0))
+            (block $ox_done
+              (loop $ox_loop
+                (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $wo)))
+                (local.set $x0 (i32.sub (i32.mul (local.get $ox) (local.get $k)) (local.get $pad)))
+                (local.set $sum (f32.const 0))
+                (if (i32.and (i32.eq (local.get $k) (i32.const 2))
+                      (call $inside2 (local.get $y0) (local.get $x0) (local.get $h) (local.get $w)))
+                  (then
+                    ;; A 2×2 window inside the input: four loads, no bounds checks.
+                    (local.set $ix (i32.add (local.get $plane)
+                      (i32.shl (i32.add (i32.mul (local.get $y0) (local.get $w)) (local.get $x0)) (i32.const 2))))
+                    (local.set $iy (i32.add (local.get $ix) (i32.shl (local.get $w) (i32.const 2))))
+                    (local.set $sum
+                      (f32.add
+                        (f32.add (f32.load (local.get $ix)) (f32.load offset=4 (local.get $ix)))
+                        (f32.add (f32.load (local.get $iy)) (f32.load offset=4 (local.get $iy))))))
+                  (else
+                    (local.set $iy (local.get $y0))
+                    (block $iy_done
+                      (loop $iy_loop
+                        (br_if $iy_done (i32.ge_s (local.get $iy) (i32.add (local.get $y0) (local.get $k))))
+                        (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $h)))
+                          (then
+                            (local.set $ix (local.get $x0))
+                            (block $ix_done
+                              (loop $ix_loop
+                                (br_if $ix_done (i32.ge_s (local.get $ix) (i32.add (local.get $x0) (local.get $k))))
+                                (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.lt_s (local.get $ix) (local.get $w)))
+                                  (then
+                                    (local.set $sum (f32.add (local.get $sum)
+                                      (f32.load (i32.add (local.get $plane)
+                                        (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix))
+                                          (i32.const 2))))))))
+                                (local.set $ix (i32.add (local.get $ix) (i32.const 1)))
+                                (br $ix_loop)))))
+                        (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
+                        (br $iy_loop)))))
+                (f32.store (local.get $y) (f32.div (local.get $sum) (local.get $area)))
+                (local.set $y (i32.add (local.get $y) (i32.const 4)))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                (br $ox_loop)))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $oy_loop)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $p_loop)))
+  )
+
+  ;; dx [P, H, W] from dy [P, Ho, Wo]: every pixel inside window (oy, ox) gets dy[oy, ox] / (K·K),
+  ;; and pixels that no window covers get 0.
+  (func (export "avg_pool_backward")
+    (param $dy i32) (param $dx i32) (param $planes i32) (param $h i32) (param $w i32)
+    (param $k i32) (param $pad i32) (param $ho i32) (param $wo i32)
+    (local $p i32) (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32)
+    (local $y0 i32) (local $x0 i32) (local $g f32) (local $area f32) (local $plane i32)
+    (local.set $area (f32.convert_i32_u (i32.mul (local.get $k) (local.get $k))))
+    (memory.fill (local.get $dx) (i32.const 0)
+      (i32.shl (i32.mul (local.get $planes) (i32.mul (local.get $h) (local.get $w))) (i32.const 2)))
+    (block $p_done
+      (loop $p_loop
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $plane (i32.add (local.get $dx)
+          (i32.shl (i32.mul (local.get $p) (i32.mul (local.get $h) (local.get $w))) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oy_done
+          (loop $oy_loop
+            (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $ho)))
+            (local.set $y0 (i32.sub (i32.mul (local.get $oy) (local.get $k)) (local.get $pad)))
+            (local.set $ox (i32.const 0))
+            (block $ox_done
+              (loop $ox_loop
+                (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $wo)))
+                (local.set $x0 (i32.sub (i32.mul (local.get $ox) (local.get $k)) (local.get $pad)))
+                (local.set $g (f32.div (f32.load (local.get $dy)) (local.get $area)))
+                (if (i32.and (i32.eq (local.get $k) (i32.const 2))
+                      (call $inside2 (local.get $y0) (local.get $x0) (local.get $h) (local.get $w)))
+                  (then
+                    ;; A 2×2 window inside the input: four stores, no bounds checks.
+                    (local.set $ix (i32.add (local.get $plane)
+                      (i32.shl (i32.add (i32.mul (local.get $y0) (local.get $w)) (local.get $x0)) (i32.const 2))))
+                    (local.set $iy (i32.add (local.get $ix) (i32.shl (local.get $w) (i32.const 2))))
+                    (f32.store (local.get $ix) (local.get $g))
+                    (f32.store offset=4 (local.get $ix) (local.get $g))
+                    (f32.store (local.get $iy) (local.get $g))
+                    (f32.store offset=4 (local.get $iy) (local.get $g)))
+                  (else
+                    (local.set $iy (local.get $y0))
+                    (block $iy_done
+                      (loop $iy_loop
+                        (br_if $iy_done (i32.ge_s (local.get $iy) (i32.add (local.get $y0) (local.get $k))))
+                        (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $h)))
+                          (then
+                            (local.set $ix (local.get $x0))
+                            (block $ix_done
+                              (loop $ix_loop
+                                (br_if $ix_done (i32.ge_s (local.get $ix) (i32.add (local.get $x0) (local.get $k))))
+                                (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.lt_s (local.get $ix) (local.get $w)))
+                                  (then
+                                    (f32.store (i32.add (local.get $plane)
+                                        (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix))
+                                          (i32.const 2)))
+                                      (local.get $g))))
+                                (local.set $ix (i32.add (local.get $ix) (i32.const 1)))
+                                (br $ix_loop)))))
+                        (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
+                        (br $iy_loop)))))
+                (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                (br $ox_loop)))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $oy_loop)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $p_loop)))
+  )
+
+  ;; y [P, Ho, Wo] = the maximum of each K×K window at (oy·stride, ox·stride) of x [P, H, W], and
+  ;; argmax [P, Ho, Wo] = its position iy·W + ix in the plane, as a float. Only a strictly greater
+  ;; value replaces the best, so a tie keeps the first position in row-major order.
+  (func (export "max_pool")
+    (param $x i32) (param $y i32) (param $argmax i32) (param $planes i32) (param $h i32) (param $w i32)
+    (param $k i32) (param $stride i32) (param $ho i32) (param $wo i32)
+    (local $p i32) (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32)
+    (local $best i32) (local $bestValue f32) (local $v f32) (local $plane i32) (local $at i32)
+    (block $p_done
+      (loop $p_loop
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $plane (i32.add (local.get $x)
+          (i32.shl (i32.mul (local.get $p) (i32.mul (local.get $h) (local.get $w))) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oy_done
+          (loop $oy_loop
+            (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $ho)))
+            (local.set $ox (i32.const 0))
+            (block $ox_done
+              (loop $ox_loop
+                (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $wo)))
+                (local.set $best (i32.add (i32.mul (i32.mul (local.get $oy) (local.get $stride)) (local.get $w))
+                  (i32.mul (local.get $ox) (local.get $stride))))
+                (local.set $bestValue
+                  (f32.load (i32.add (local.get $plane) (i32.shl (local.get $best) (i32.const 2)))))
+                (local.set $iy (i32.mul (local.get $oy) (local.get $stride)))
+                (block $iy_done
+                  (loop $iy_loop
+                    (br_if $iy_done
+                      (i32.ge_u (local.get $iy) (i32.add (i32.mul (local.get $oy) (local.get $stride)) (local.get $k))))
+                    (local.set $ix (i32.mul (local.get $ox) (local.get $stride)))
+                    (block $ix_done
+                      (loop $ix_loop
+                        (br_if $ix_done
+                          (i32.ge_u (local.get $ix) (i32.add (i32.mul (local.get $ox) (local.get $stride)) (local.get $k))))
+                        (local.set $at (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)))
+                        (local.set $v (f32.load (i32.add (local.get $plane) (i32.shl (local.get $at) (i32.const 2)))))
+                        (if (f32.gt (local.get $v) (local.get $bestValue))
+                          (then
+                            (local.set $bestValue (local.get $v))
+                            (local.set $best (local.get $at))))
+                        (local.set $ix (i32.add (local.get $ix) (i32.const 1)))
+                        (br $ix_loop)))
+                    (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
+                    (br $iy_loop)))
+                (f32.store (local.get $y) (local.get $bestValue))
+                (f32.store (local.get $argmax) (f32.convert_i32_u (local.get $best)))
+                (local.set $y (i32.add (local.get $y) (i32.const 4)))
+                (local.set $argmax (i32.add (local.get $argmax) (i32.const 4)))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                (br $ox_loop)))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $oy_loop)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $p_loop)))
+  )
+
+  ;; dx [P, H, W] = 0, then dx[p, argmax[p, o]] += dy[p, o] for every output o of plane p.
+  ;; The caller checks that every argmax lies inside its plane.
+  (func (export "max_pool_backward")
+    (param $dy i32) (param $argmax i32) (param $dx i32) (param $planes i32) (param $hw i32) (param $howo i32)
+    (local $p i32) (local $o i32) (local $plane i32) (local $at i32)
+    (memory.fill (local.get $dx) (i32.const 0)
+      (i32.shl (i32.mul (local.get $planes) (local.get $hw)) (i32.const 2)))
+    (block $p_done
+      (loop $p_loop
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $plane (i32.add (local.get $dx)
+          (i32.shl (i32.mul (local.get $p) (local.get $hw)) (i32.const 2))))
+        (local.set $o (i32.const 0))
+        (block $o_done
+          (loop $o_loop
+            (br_if $o_done (i32.ge_u (local.get $o) (local.get $howo)))
+            (local.set $at (i32.add (local.get $plane)
+              (i32.shl (i32.trunc_f32_u (f32.load (local.get $argmax))) (i32.const 2))))
+            (f32.store (local.get $at) (f32.add (f32.load (local.get $at)) (f32.load (local.get $dy))))
+            (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+            (local.set $argmax (i32.add (local.get $argmax) (i32.const 4)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $o_loop)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $p_loop)))
+  )
 )

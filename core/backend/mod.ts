@@ -1,5 +1,5 @@
 /**
- * Backend selection: `--backend`, else the `NN_BACKEND` environment variable, else `wasm`.
+ * Backend selection: `--backend`, else the `NN_BACKEND` environment variable, else `auto`.
  *
  * @module
  */
@@ -16,11 +16,7 @@ export type {
   MaxPoolGeometry,
   SgdOptions,
 } from "./backend.ts";
-export {
-  avgPoolOutputSize,
-  convOutputSize,
-  maxPoolOutputSize,
-} from "./checks.ts";
+export { avgPoolOutputSize, convOutputSize, maxPoolOutputSize } from "./checks.ts";
 export { createTsBackend } from "./ts.ts";
 
 /** Backend names accepted by {@linkcode createBackend}; `auto` picks blas, then wasm, then ts. */
@@ -40,7 +36,7 @@ export function backendFromEnv(): string | undefined {
  * Create the backend `name` (default: `NN_BACKEND`, then `auto`).
  *
  * `auto` uses blas when a BLAS library loads and the ffi permission is granted, else wasm, else
- * ts; its description then says why the faster ones were skipped, e.g.
+ * ts; its description then states why the faster ones were skipped, e.g.
  * `wasm (SIMD128 + relaxed FMA, 2 threads); blas skipped: no --allow-ffi permission`.
  * Asking for `blas` by name when it is unavailable is an error that gives the reason.
  *

@@ -6,8 +6,26 @@
  */
 
 import { Tensor } from "../tensor.ts";
-import type { Backend, MatmulOptions, SgdOptions } from "./backend.ts";
-import { check2d, checkMatmul, checkRowVector, checkSameShape } from "./checks.ts";
+import type {
+  AvgPoolGeometry,
+  Backend,
+  ConvGeometry,
+  MatmulOptions,
+  MaxPoolGeometry,
+  SgdOptions,
+} from "./backend.ts";
+import {
+  check2d,
+  checkAvgPool,
+  checkChannelVector,
+  checkIm2col,
+  checkMatmul,
+  checkMaxPool,
+  checkMaxPoolBackward,
+  checkRowVector,
+  checkSameShape,
+  checkSwapAxes01,
+} from "./checks.ts";
 
 /** Create the reference backend. */
 export function createTsBackend(): Backend {
@@ -23,6 +41,15 @@ export function createTsBackend(): Backend {
     sigmoid,
     sigmoidBackward,
     softmax,
+    im2col,
+    col2im,
+    swapAxes01,
+    addChannelBias,
+    sumChannels,
+    avgPool,
+    avgPoolBackward,
+    maxPool,
+    maxPoolBackward,
     sgdMomentum,
   };
 }
@@ -115,5 +142,165 @@ function sgdMomentum(w: Tensor, g: Tensor, v: Tensor, options: SgdOptions): void
     const vi = momentum * v.data[i] + (g.data[i] + weightDecay * w.data[i]);
     v.data[i] = vi;
     w.data[i] -= lr * vi;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution and pooling over [N, C, H, W]
+
+function im2col(x: Tensor, cols: Tensor, geometry: ConvGeometry): void {
+  const { n, c, h, w, ho, wo } = checkIm2col("im2col", x, "x", cols, geometry);
+  const { kernelSize: k, pad, stride } = geometry;
+  const colStride = n * ho * wo;
+
+  // Row (ci, ky, kx) of cols contains, for every output position, the input pixel that the
+  // kernel tap (ky, kx) of channel ci multiplies there.
+  for (let ci = 0; ci < c; ci++) {
+    for (let ky = 0; ky < k; ky++) {
+      for (let kx = 0; kx < k; kx++) {
+        const row = ((ci * k + ky) * k + kx) * colStride;
+        for (let ni = 0; ni < n; ni++) {
+          const plane = (ni * c + ci) * h * w;
+          for (let oy = 0; oy < ho; oy++) {
+            const iy = oy * stride + ky - pad;
+            for (let ox = 0; ox < wo; ox++) {
+              const ix = ox * stride + kx - pad;
+              const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+              cols.data[row + (ni * ho + oy) * wo + ox] = inside ? x.data[plane + iy * w + ix] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+function col2im(cols: Tensor, dX: Tensor, geometry: ConvGeometry): void {
+  const { n, c, h, w, ho, wo } = checkIm2col("col2im", dX, "dX", cols, geometry);
+  const { kernelSize: k, pad, stride } = geometry;
+  const colStride = n * ho * wo;
+
+  // Each input pixel collects every cols entry that im2col copied from it.
+  const acc = new Float64Array(dX.size);
+  for (let ci = 0; ci < c; ci++) {
+    for (let ky = 0; ky < k; ky++) {
+      for (let kx = 0; kx < k; kx++) {
+        const row = ((ci * k + ky) * k + kx) * colStride;
+        for (let ni = 0; ni < n; ni++) {
+          const plane = (ni * c + ci) * h * w;
+          for (let oy = 0; oy < ho; oy++) {
+            const iy = oy * stride + ky - pad;
+            if (iy < 0 || iy >= h) continue;
+            for (let ox = 0; ox < wo; ox++) {
+              const ix = ox * stride + kx - pad;
+              if (ix < 0 || ix >= w) continue;
+              acc[plane + iy * w + ix] += cols.data[row + (ni * ho + oy) * wo + ox];
+            }
+          }
+        }
+      }
+    }
+  }
+  dX.data.set(acc);
+}
+
+function swapAxes01(x: Tensor, y: Tensor): void {
+  const [a, b, rest] = checkSwapAxes01(x, y);
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < b; j++) {
+      y.data.set(x.data.subarray((i * b + j) * rest, (i * b + j + 1) * rest), (j * a + i) * rest);
+    }
+  }
+}
+
+function addChannelBias(x: Tensor, b: Tensor): void {
+  const [n, c, plane] = checkChannelVector("addChannelBias", x, b, "b");
+  for (let ni = 0; ni < n; ni++) {
+    for (let ci = 0; ci < c; ci++) {
+      const start = (ni * c + ci) * plane;
+      for (let i = start; i < start + plane; i++) x.data[i] += b.data[ci];
+    }
+  }
+}
+
+function sumChannels(x: Tensor, out: Tensor): void {
+  const [n, c, plane] = checkChannelVector("sumChannels", x, out, "out");
+  for (let ci = 0; ci < c; ci++) {
+    let sum = 0;
+    for (let ni = 0; ni < n; ni++) {
+      const start = (ni * c + ci) * plane;
+      for (let i = start; i < start + plane; i++) sum += x.data[i];
+    }
+    out.data[ci] = sum;
+  }
+}
+
+function avgPool(x: Tensor, y: Tensor, geometry: AvgPoolGeometry): void {
+  const { n, c, h, w, ho, wo } = checkAvgPool("avgPool", x, "x", y, "y", geometry);
+  const { kernelSize: k, pad } = geometry;
+  for (let p = 0; p < n * c; p++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        // Sum the window's pixels inside the input; its padded zeros add nothing to the sum but
+        // still count in the divisor K·K.
+        let sum = 0;
+        for (let iy = oy * k - pad; iy < oy * k - pad + k; iy++) {
+          for (let ix = ox * k - pad; ix < ox * k - pad + k; ix++) {
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) sum += x.data[(p * h + iy) * w + ix];
+          }
+        }
+        y.data[(p * ho + oy) * wo + ox] = sum / (k * k);
+      }
+    }
+  }
+}
+
+function avgPoolBackward(dY: Tensor, dX: Tensor, geometry: AvgPoolGeometry): void {
+  const { n, c, h, w, ho, wo } = checkAvgPool("avgPoolBackward", dX, "dX", dY, "dY", geometry);
+  const { kernelSize: k, pad } = geometry;
+  // Pixels past the last whole window get no gradient.
+  dX.data.fill(0);
+  for (let p = 0; p < n * c; p++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        const g = dY.data[(p * ho + oy) * wo + ox] / (k * k);
+        for (let iy = oy * k - pad; iy < oy * k - pad + k; iy++) {
+          for (let ix = ox * k - pad; ix < ox * k - pad + k; ix++) {
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) dX.data[(p * h + iy) * w + ix] = g;
+          }
+        }
+      }
+    }
+  }
+}
+
+function maxPool(x: Tensor, y: Tensor, argmax: Tensor, geometry: MaxPoolGeometry): void {
+  const { n, c, h, w, ho, wo } = checkMaxPool("maxPool", x, y, argmax, geometry);
+  const { kernelSize: k, stride } = geometry;
+  for (let p = 0; p < n * c; p++) {
+    for (let oy = 0; oy < ho; oy++) {
+      for (let ox = 0; ox < wo; ox++) {
+        // A strictly greater value replaces the best, so ties keep the first position.
+        let best = (oy * stride) * w + ox * stride;
+        for (let iy = oy * stride; iy < oy * stride + k; iy++) {
+          for (let ix = ox * stride; ix < ox * stride + k; ix++) {
+            if (x.data[p * h * w + iy * w + ix] > x.data[p * h * w + best]) best = iy * w + ix;
+          }
+        }
+        y.data[(p * ho + oy) * wo + ox] = x.data[p * h * w + best];
+        argmax.data[(p * ho + oy) * wo + ox] = best;
+      }
+    }
+  }
+}
+
+function maxPoolBackward(dY: Tensor, argmax: Tensor, dX: Tensor): void {
+  const { n, c, h, w, ho, wo } = checkMaxPoolBackward(dY, argmax, dX);
+  dX.data.fill(0);
+  for (let p = 0; p < n * c; p++) {
+    for (let o = 0; o < ho * wo; o++) {
+      // Overlapping windows (stride < K) can pick the same pixel, so gradients add up.
+      dX.data[p * h * w + argmax.data[p * ho * wo + o]] += dY.data[p * ho * wo + o];
+    }
   }
 }

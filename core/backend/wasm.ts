@@ -14,8 +14,26 @@
  */
 
 import { shapeSize, Tensor } from "../tensor.ts";
-import type { Backend, MatmulOptions, SgdOptions } from "./backend.ts";
-import { check2d, checkMatmul, checkRowVector, checkSameShape } from "./checks.ts";
+import type {
+  AvgPoolGeometry,
+  Backend,
+  ConvGeometry,
+  MatmulOptions,
+  MaxPoolGeometry,
+  SgdOptions,
+} from "./backend.ts";
+import {
+  check2d,
+  checkAvgPool,
+  checkChannelVector,
+  checkIm2col,
+  checkMatmul,
+  checkMaxPool,
+  checkMaxPoolBackward,
+  checkRowVector,
+  checkSameShape,
+  checkSwapAxes01,
+} from "./checks.ts";
 import {
   ARGS,
   CONTROL_BYTES,
@@ -54,6 +72,77 @@ interface Kernels {
   sigmoid(x: number, y: number, len: number): void;
   sigmoid_backward(y: number, dY: number, dX: number, len: number): void;
   softmax(x: number, y: number, n: number, d: number): void;
+  im2col(
+    x: number,
+    cols: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    k: number,
+    pad: number,
+    stride: number,
+    ho: number,
+    wo: number,
+  ): void;
+  col2im(
+    cols: number,
+    dX: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    k: number,
+    pad: number,
+    stride: number,
+    ho: number,
+    wo: number,
+  ): void;
+  swap_axes01(x: number, y: number, a: number, b: number, rest: number): void;
+  add_channel_bias(x: number, b: number, n: number, c: number, plane: number): void;
+  sum_channels(x: number, out: number, n: number, c: number, plane: number): void;
+  avg_pool(
+    x: number,
+    y: number,
+    planes: number,
+    h: number,
+    w: number,
+    k: number,
+    pad: number,
+    ho: number,
+    wo: number,
+  ): void;
+  avg_pool_backward(
+    dY: number,
+    dX: number,
+    planes: number,
+    h: number,
+    w: number,
+    k: number,
+    pad: number,
+    ho: number,
+    wo: number,
+  ): void;
+  max_pool(
+    x: number,
+    y: number,
+    argmax: number,
+    planes: number,
+    h: number,
+    w: number,
+    k: number,
+    stride: number,
+    ho: number,
+    wo: number,
+  ): void;
+  max_pool_backward(
+    dY: number,
+    argmax: number,
+    dX: number,
+    planes: number,
+    planeSize: number,
+    outputPlaneSize: number,
+  ): void;
   sgd_momentum(
     w: number,
     g: number,
@@ -398,6 +487,69 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const [n, d] = check2d("softmax", "x", x);
       checkSameShape("softmax", ["x", "y"], [x, y]);
       run([x], y, ([px, py]) => k.softmax(px, py, n, d));
+    },
+    im2col(x: Tensor, cols: Tensor, geometry: ConvGeometry): void {
+      const { n, c, h, w, ho, wo } = checkIm2col("im2col", x, "x", cols, geometry);
+      const { kernelSize, pad, stride } = geometry;
+      run([x], cols, ([px, pc]) => k.im2col(px, pc, n, c, h, w, kernelSize, pad, stride, ho, wo));
+    },
+    col2im(cols: Tensor, dX: Tensor, geometry: ConvGeometry): void {
+      const { n, c, h, w, ho, wo } = checkIm2col("col2im", dX, "dX", cols, geometry);
+      const { kernelSize, pad, stride } = geometry;
+      run(
+        [cols],
+        dX,
+        ([pc, pd]) => k.col2im(pc, pd, n, c, h, w, kernelSize, pad, stride, ho, wo),
+      );
+    },
+    swapAxes01(x: Tensor, y: Tensor): void {
+      const [a, b, rest] = checkSwapAxes01(x, y);
+      run([x], y, ([px, py]) => k.swap_axes01(px, py, a, b, rest));
+    },
+    addChannelBias(x: Tensor, b: Tensor): void {
+      const [n, c, plane] = checkChannelVector("addChannelBias", x, b, "b");
+      run([x, b], x, ([px, pb]) => k.add_channel_bias(px, pb, n, c, plane));
+    },
+    sumChannels(x: Tensor, out: Tensor): void {
+      const [n, c, plane] = checkChannelVector("sumChannels", x, out, "out");
+      run([x], out, ([px, po]) => k.sum_channels(px, po, n, c, plane));
+    },
+    avgPool(x: Tensor, y: Tensor, geometry: AvgPoolGeometry): void {
+      const { n, c, h, w, ho, wo } = checkAvgPool("avgPool", x, "x", y, "y", geometry);
+      const { kernelSize, pad } = geometry;
+      run([x], y, ([px, py]) => k.avg_pool(px, py, n * c, h, w, kernelSize, pad, ho, wo));
+    },
+    avgPoolBackward(dY: Tensor, dX: Tensor, geometry: AvgPoolGeometry): void {
+      const { n, c, h, w, ho, wo } = checkAvgPool("avgPoolBackward", dX, "dX", dY, "dY", geometry);
+      const { kernelSize, pad } = geometry;
+      run(
+        [dY],
+        dX,
+        ([pdy, pdx]) => k.avg_pool_backward(pdy, pdx, n * c, h, w, kernelSize, pad, ho, wo),
+      );
+    },
+    maxPool(x: Tensor, y: Tensor, argmax: Tensor, geometry: MaxPoolGeometry): void {
+      const { n, c, h, w, ho, wo } = checkMaxPool("maxPool", x, y, argmax, geometry);
+      const { kernelSize, stride } = geometry;
+      // Two outputs: stage argmax by hand, and y through run().
+      const A = stage(argmax, false, true);
+      try {
+        run(
+          [x],
+          y,
+          ([px, py]) => k.max_pool(px, py, A.ptr, n * c, h, w, kernelSize, stride, ho, wo),
+        );
+      } finally {
+        unstage(A);
+      }
+    },
+    maxPoolBackward(dY: Tensor, argmax: Tensor, dX: Tensor): void {
+      const { n, c, h, w, ho, wo } = checkMaxPoolBackward(dY, argmax, dX);
+      run(
+        [dY, argmax],
+        dX,
+        ([pdy, pa, pdx]) => k.max_pool_backward(pdy, pa, pdx, n * c, h * w, ho * wo),
+      );
     },
     sgdMomentum(w: Tensor, g: Tensor, v: Tensor, options: SgdOptions): void {
       checkSameShape("sgdMomentum", ["w", "g", "v"], [w, g, v]);
