@@ -18,7 +18,6 @@ import {
   parseFlags,
   Rng,
   runMain,
-  Tensor,
 } from "@nn/core";
 import { createWasmBackend } from "../core/backend/wasm.ts";
 import { createBlasBackend } from "../core/backend/blas.ts";

@@ -14,6 +14,7 @@
  */
 
 import { shapeSize, Tensor } from "../tensor.ts";
+import { resolveThreads } from "./threads.ts";
 import type {
   AvgPoolGeometry,
   Backend,
@@ -160,6 +161,8 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Force the plain SIMD128 build even where relaxed SIMD validates (for tests). */
   noRelaxed?: boolean;
+  /** Products with fewer multiply-adds stay on the calling thread; default `PARALLEL_MIN_MACS`. */
+  parallelMinMacs?: number;
 }
 
 const PAGE_BYTES = 65536;
@@ -319,21 +322,6 @@ function relaxedSupported(bytes: Uint8Array): boolean {
   }
 }
 
-function threadsFromEnv(): number | undefined {
-  let value: string | undefined;
-  try {
-    value = Deno.env.get("NN_THREADS");
-  } catch {
-    return undefined;
-  }
-  if (value === undefined || value === "") return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new RangeError(`Invalid NN_THREADS "${value}": expected an integer from 1 to 64`);
-  }
-  return n;
-}
-
 /** Create the WebAssembly backend. */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<Backend> {
   const relaxedBytes = await Deno.readFile(new URL("./kernels_relaxed.wasm", import.meta.url));
@@ -343,8 +331,8 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     : await Deno.readFile(new URL("./kernels_simd.wasm", import.meta.url));
   const module = await WebAssembly.compile(bytes);
 
-  const threads = options.threads ?? threadsFromEnv() ??
-    Math.min(8, Math.max(1, navigator.hardwareConcurrency || 1));
+  const threads = resolveThreads(options.threads);
+  const parallelMinMacs = options.parallelMinMacs ?? PARALLEL_MIN_MACS;
   const heap = new Heap(CONTROL_BYTES);
   const instance = await WebAssembly.instantiate(module, { env: { memory: heap.memory } });
   const k = instance.exports as unknown as Kernels;
@@ -429,7 +417,7 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
 
       // Split the column panels evenly; worker w takes range w + 1 when it is ready, and the
       // calling thread takes range 0 plus the range of any worker that is not.
-      const parts = m * n * kDim >= PARALLEL_MIN_MACS ? Math.min(pool.size, panels) : 1;
+      const parts = m * n * kDim >= parallelMinMacs ? Math.min(pool.size, panels) : 1;
       const range = (
         r: number,
       ) => [Math.floor((panels * r) / parts), Math.floor((panels * (r + 1)) / parts)];
