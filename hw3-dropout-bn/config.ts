@@ -1,0 +1,99 @@
+/**
+ * The configuration of an HW3 run, its defaults, and the comparison that decides whether a
+ * checkpoint fits a resumed run.
+ *
+ * @module
+ */
+
+import type { ModelKind, ModelSpec } from "./model.ts";
+
+/** Everything that decides the numbers of a run: the architecture and the training. */
+export interface Hw3Config extends ModelSpec {
+  /** Epochs to train in total, counting those before a resume. */
+  epochs: number;
+  /** Initial learning rate of Adam. */
+  lr: number;
+  /**
+   * Factor applied to the learning rate after an epoch whose training loss exceeds the largest
+   * of the previous three, the course's rule.
+   */
+  lrDecay: number;
+  batchSize: number;
+  /** Seed of the initialization, the shuffles and the dropout masks. */
+  seed: number;
+  /** Log the mean training loss and accuracy every this many iterations. */
+  dispFreq: number;
+}
+
+/** Defaults that differ between the MLP and the CNN. */
+export interface KindDefaults {
+  epochs: number;
+  dropRate: number;
+}
+
+/** Defaults of each network kind. */
+export const KIND_DEFAULTS: Readonly<Record<ModelKind, Readonly<KindDefaults>>> = Object.freeze({
+  mlp: { epochs: 20, dropRate: 0.3 },
+  cnn: { epochs: 15, dropRate: 0.1 },
+});
+
+/** Defaults shared by both kinds; `lr`, `lrDecay` and `batchSize` are the course's. */
+export const SHARED_DEFAULTS = Object.freeze({
+  hidden: 1024,
+  channels: [32, 64] as readonly [number, number],
+  kernelSize: 3,
+  batchNorm: true,
+  lr: 1e-3,
+  lrDecay: 0.9995,
+  batchSize: 100,
+  seed: 1,
+  dispFreq: 50,
+});
+
+/** Return the default configuration of `kind`. */
+export function defaultConfig(kind: ModelKind): Hw3Config {
+  return {
+    kind,
+    ...SHARED_DEFAULTS,
+    channels: [...SHARED_DEFAULTS.channels],
+    ...KIND_DEFAULTS[kind],
+  };
+}
+
+/** Keys of {@linkcode Hw3Config} in a fixed order, for comparisons and messages. */
+export const CONFIG_KEYS: readonly (keyof Hw3Config)[] = [
+  "kind",
+  "hidden",
+  "channels",
+  "kernelSize",
+  "dropRate",
+  "batchNorm",
+  "epochs",
+  "lr",
+  "lrDecay",
+  "batchSize",
+  "seed",
+  "dispFreq",
+];
+
+/**
+ * List the settings in which `saved` and `requested` differ, as `hidden is 512 in the checkpoint
+ * but 1024 here`. Settings in `ignore`, and the architecture field that the kind does not use
+ * (`channels` and `kernelSize` for the MLP, `hidden` for the CNN), are skipped.
+ */
+export function configDifferences(
+  saved: Hw3Config,
+  requested: Hw3Config,
+  ignore: readonly (keyof Hw3Config)[] = [],
+): string[] {
+  const unused: (keyof Hw3Config)[] = saved.kind === "mlp"
+    ? ["channels", "kernelSize"]
+    : ["hidden"];
+  const differences: string[] = [];
+  for (const key of CONFIG_KEYS) {
+    if (ignore.includes(key) || (unused.includes(key) && saved.kind === requested.kind)) continue;
+    const a = JSON.stringify(saved[key]), b = JSON.stringify(requested[key]);
+    if (a !== b) differences.push(`${key} is ${a} in the checkpoint but ${b} here`);
+  }
+  return differences;
+}
