@@ -1,0 +1,155 @@
+/**
+ * Files that HW4 runs leave behind: CSV logs, SVG curves and the markdown tables of a report.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  CsvLog,
+  formatDuration,
+  formatNumber,
+  formatPercent,
+  linePlot,
+  markdownTable,
+  type PlotSeries,
+  writeFileAtomic,
+} from "@nn/core";
+import type { NetworkSpec } from "./model.ts";
+import type { RunResult } from "./run.ts";
+
+/** A finished run, the name its files use (e.g. `compare-gru`) and its test result. */
+export interface NamedRun {
+  name: string;
+  /** Human-readable label for tables and legends. */
+  label: string;
+  result: RunResult;
+  /** Test accuracy and loss of the best dev epoch's parameters. */
+  testAcc: number;
+  testLoss: number;
+}
+
+/** Write `<name>-epochs.csv` (one row per epoch) and `<name>-train.csv` (display windows). */
+export async function writeRunLogs(dir: string, run: NamedRun): Promise<string[]> {
+  const epochsName = `${run.name}-epochs.csv`;
+  const epochs = new CsvLog(join(dir, epochsName), [
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "dev_loss",
+    "dev_acc",
+    "clipped_fraction",
+    "seconds",
+  ]);
+  for (const e of run.result.epochs) {
+    epochs.append([e.epoch, e.trainLoss, e.trainAcc, e.devLoss, e.devAcc, e.clipped, e.seconds]);
+  }
+  await epochs.close();
+
+  const trainName = `${run.name}-train.csv`;
+  const train = new CsvLog(join(dir, trainName), ["iteration", "epoch", "loss", "acc"]);
+  for (const w of run.result.windows) train.append([w.iteration, w.epoch, w.loss, w.acc]);
+  await train.close();
+  return [epochsName, trainName];
+}
+
+/**
+ * Write `<prefix>loss.svg` and `<prefix>acc.svg`: per-epoch training (solid) and dev (dashed)
+ * curves of every run. Returns the two file names.
+ */
+export async function writeEpochPlots(
+  dir: string,
+  prefix: string,
+  runs: readonly NamedRun[],
+  title: string,
+): Promise<{ loss: string; acc: string }> {
+  const names = { loss: `${prefix}loss.svg`, acc: `${prefix}acc.svg` };
+  const series = (pick: (run: NamedRun) => [number[], number[]]): PlotSeries[] =>
+    runs.flatMap((run) => {
+      const [train, dev] = pick(run);
+      const x = run.result.epochs.map((e) => e.epoch);
+      return [
+        { name: `${run.label} train`, x, y: train },
+        { name: `${run.label} dev`, x, y: dev, dashed: true },
+      ];
+    });
+  await writeFileAtomic(
+    join(dir, names.loss),
+    linePlot({
+      series: series((run) => [
+        run.result.epochs.map((e) => e.trainLoss),
+        run.result.epochs.map((e) => e.devLoss),
+      ]),
+      title: `${title}: loss per epoch (train: epoch mean with dropout; dev: after the epoch)`,
+      xLabel: "epoch",
+      yLabel: "cross-entropy",
+    }),
+  );
+  await writeFileAtomic(
+    join(dir, names.acc),
+    linePlot({
+      series: series((run) => [
+        run.result.epochs.map((e) => 100 * e.trainAcc),
+        run.result.epochs.map((e) => 100 * e.devAcc),
+      ]),
+      title: `${title}: accuracy per epoch`,
+      xLabel: "epoch",
+      yLabel: "accuracy (%)",
+    }),
+  );
+  return names;
+}
+
+/** Describe an architecture, e.g. `bi-LSTM 150, 1 layer, self-attention (d_a 150, r 10)`. */
+export function describeNetwork(spec: NetworkSpec): string {
+  const direction = spec.bidirectional ? "bi-" : "";
+  const layers = `${spec.layers} layer${spec.layers === 1 ? "" : "s"}`;
+  const pooling = spec.pooling === "attention"
+    ? `self-attention (d_a ${spec.attentionHidden}, r ${spec.attentionHops})`
+    : "last state";
+  return `${direction}${spec.cell.toUpperCase()} ${spec.hiddenSize}, ${layers}, ${pooling}`;
+}
+
+/** Return the results table: one row per run. */
+export function resultsTable(runs: readonly NamedRun[]): string {
+  return markdownTable(
+    [
+      "run",
+      "network",
+      "parameters",
+      "epochs",
+      "best dev accuracy (epoch)",
+      "test accuracy at that epoch",
+      "training time",
+    ],
+    runs.map(({ label, result, testAcc }) => [
+      label,
+      describeNetwork(result.spec),
+      result.parameters,
+      result.diverged ? `${result.epochs.length} (diverged)` : result.epochs.length,
+      `${formatPercent(result.best.devAcc)} (${result.best.epoch})`,
+      formatPercent(testAcc),
+      formatDuration(result.seconds),
+    ]),
+    ["left", "left"],
+  );
+}
+
+/** Return the per-epoch table of one run, with the best dev epoch in bold. */
+export function epochTable(result: RunResult): string {
+  return markdownTable(
+    ["epoch", "train loss", "train accuracy", "dev loss", "dev accuracy", "clipped steps", "time"],
+    result.epochs.map((e) => {
+      const dev = formatPercent(e.devAcc);
+      return [
+        e.epoch,
+        formatNumber(e.trainLoss),
+        formatPercent(e.trainAcc),
+        formatNumber(e.devLoss),
+        e.epoch === result.best.epoch ? `**${dev}**` : dev,
+        formatPercent(e.clipped, 0),
+        formatDuration(e.seconds),
+      ];
+    }),
+  );
+}

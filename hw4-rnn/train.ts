@@ -1,0 +1,561 @@
+/**
+ * `deno task hw4`: 5-class sentence sentiment on the Stanford Sentiment Treebank with
+ * recurrent networks, and its report.
+ *
+ * - Default: the report. It trains one-layer RNN, GRU and LSTM classifiers on the last state (the
+ *   cell comparison), then the final network from the flags. It writes `hw4.md`, CSV logs, SVG
+ *   curves and the final network's test predictions into `--out` (default `reports`).
+ * - `--single`: one run with the flags' configuration, its report in `--out` (default
+ *   `runs/hw4`); `--resume` continues it from a `last.ckpt`.
+ * - `--predict CKPT`: load a checkpoint and write one predicted label per test sentence.
+ *
+ * Every run writes `last.ckpt` after each epoch and `best.ckpt` at its best dev accuracy into
+ * `--checkpoints/<run>`.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import {
+  type Backend,
+  BACKEND_CHOICES,
+  type Checkpoint,
+  CheckpointError,
+  configBlock,
+  createBackend,
+  flag,
+  formatDuration,
+  formatNumber,
+  formatPercent,
+  loadCheckpoint,
+  markdownTable,
+  parseFlags,
+  Progress,
+  restoreParams,
+  Rng,
+  runMain,
+  UserError,
+  writeFileAtomic,
+} from "@nn/core";
+import { encodeSentences, prepareData, type PreparedData } from "./data.ts";
+import { type NetworkSpec, POOLINGS, SentimentNetwork } from "./model.ts";
+import { CELLS } from "./recurrent.ts";
+import {
+  describeNetwork,
+  epochTable,
+  type NamedRun,
+  resultsTable,
+  writeEpochPlots,
+  writeRunLogs,
+} from "./report.ts";
+import { DEFAULT_CONFIG, evaluate, type Hw4Config, runTraining } from "./run.ts";
+import { loadSst, type Sst } from "./sst.ts";
+import { Vocabulary } from "./vocab.ts";
+
+const d = DEFAULT_CONFIG;
+
+/** Flags of `deno task hw4`. */
+export const COMMAND = {
+  usage: "deno task hw4 [flags]",
+  description: "Classify the sentences of the Stanford Sentiment Treebank into 5 sentiment " +
+    "classes with recurrent networks written by hand. Without --single or --predict, run the " +
+    "cell comparison (one-layer RNN, GRU, LSTM) and the final network and write hw4.md.",
+  flags: {
+    dataDir: flag.string(
+      "SST source: a folder with train/dev/test.txt (raw or .gz) or trainDevTestTrees_PTB.zip, " +
+        "or the zip (default: the download cache)",
+      undefined,
+      { valueName: "PATH" },
+    ),
+    embeddings: flag.string(
+      "pretrained word vectors in GloVe text format, raw or .gz (default: random vectors)",
+      undefined,
+      { valueName: "PATH" },
+    ),
+    embeddingSize: flag.positiveInt("features of random embeddings, without --embeddings", 100),
+    vocabSize: flag.positiveInt("largest vocabulary, _PAD and _UNK included", 20000),
+    freezeEmbeddings: flag.boolean("keep the embedding table fixed during training"),
+    cell: flag.choice("recurrent cell", CELLS, d.cell),
+    hidden: flag.positiveInt("hidden units per direction", d.hidden),
+    layers: flag.positiveInt("stacked recurrent layers", d.layers),
+    direction: flag.choice("read each sentence both ways or forward only", ["bi", "uni"], "bi"),
+    pooling: flag.choice(
+      "sentence vector: structured self-attention or the last state",
+      POOLINGS,
+      d.pooling,
+    ),
+    attentionHidden: flag.positiveInt("attention hidden units d_a", d.attentionHidden),
+    attentionHops: flag.positiveInt("attention hops r", d.attentionHops),
+    penalty: flag.nonNegativeNumber("weight of the attention penalty ‖AAᵀ − I‖²_F", d.penalty),
+    dropout: flag.probability("dropout rate on embeddings and sentence vector, below 1", d.dropout),
+    epochs: flag.positiveInt("passes over the training set", d.epochs),
+    lr: flag.positiveNumber("learning rate", d.lr),
+    momentum: flag.probability("momentum, below 1; 0 for plain SGD", d.momentum),
+    clipNorm: flag.nonNegativeNumber(
+      "global gradient-norm bound; 0 turns clipping off",
+      d.clipNorm,
+    ),
+    batchSize: flag.positiveInt("sentences per batch", d.batchSize),
+    seed: flag.nonNegativeInt("random seed of initialization, shuffling and dropout", d.seed),
+    dispFreq: flag.positiveInt("log the mean training loss every N iterations", d.dispFreq),
+    compareEpochs: flag.positiveInt("epochs of each run of the cell comparison", 6),
+    compareHidden: flag.positiveInt("hidden units of the cell comparison's networks", 150),
+    backend: flag.choice(
+      "compute backend; auto tries blas, then wasm, then ts (default: NN_BACKEND, else auto)",
+      BACKEND_CHOICES,
+      undefined,
+    ),
+    out: flag.string(
+      "output folder (default: reports, or runs/hw4 with --single)",
+      undefined,
+      { valueName: "DIR" },
+    ),
+    checkpoints: flag.string("folder of each run's checkpoints", "runs/hw4", { valueName: "DIR" }),
+    targetAcc: flag.probability(
+      "exit with status 1 when the best dev accuracy of the final or single run is below this",
+      undefined,
+    ),
+    single: flag.boolean("train one network with the flags above instead of the full report"),
+    resume: flag.string("with --single: continue from this last.ckpt", undefined, {
+      valueName: "CKPT",
+    }),
+    predict: flag.string(
+      "load this checkpoint and write one predicted label per test sentence to --result",
+      undefined,
+      { valueName: "CKPT" },
+    ),
+    result: flag.string("predictions file of --predict", "result.txt", { valueName: "PATH" }),
+  },
+};
+
+type Flags = ReturnType<typeof parseFlags<typeof COMMAND.flags>>;
+
+/** Marks the checkpoints that `--predict` and `--resume` accept. */
+const CHECKPOINT_FORMAT = "hw4-sst-classifier";
+
+function configFromFlags(flags: Flags): Hw4Config {
+  return {
+    cell: flags.cell,
+    hidden: flags.hidden,
+    layers: flags.layers,
+    bidirectional: flags.direction === "bi",
+    pooling: flags.pooling,
+    attentionHidden: flags.attentionHidden,
+    attentionHops: flags.attentionHops,
+    penalty: flags.penalty,
+    dropout: flags.dropout,
+    epochs: flags.epochs,
+    lr: flags.lr,
+    momentum: flags.momentum,
+    clipNorm: flags.clipNorm,
+    batchSize: flags.batchSize,
+    seed: flags.seed,
+    freezeEmbeddings: flags.freezeEmbeddings,
+    dispFreq: flags.dispFreq,
+  };
+}
+
+/** Return the runs of the cell comparison: one-layer, one-direction, last-state classifiers. */
+export function compareConfigs(
+  base: Hw4Config,
+  epochs: number,
+  hidden: number,
+): { name: string; label: string; config: Hw4Config }[] {
+  return CELLS.map((cell) => ({
+    name: `compare-${cell}`,
+    label: { rnn: "BasicRNN", gru: "GRU", lstm: "LSTM" }[cell],
+    config: {
+      ...base,
+      cell,
+      hidden,
+      layers: 1,
+      bidirectional: false,
+      pooling: "last",
+      epochs,
+    },
+  }));
+}
+
+function commandLine(): string {
+  return ["deno task hw4", ...Deno.args].join(" ");
+}
+
+/**
+ * Load SST and prepare the vocabulary, ids and embeddings. A resumed run passes the checkpoint's
+ * vocabulary and embedding size; its table is then random, because the checkpoint replaces it.
+ */
+async function loadData(
+  flags: Flags,
+  resumed?: { vocab: Vocabulary; embeddingSize: number },
+): Promise<PreparedData & { sst: Sst }> {
+  const sst = await loadSst({
+    dataDir: flags.dataDir,
+    onProgress: (message) => console.error(message),
+  });
+  const prepared = await prepareData(sst, {
+    vocabSize: flags.vocabSize,
+    embeddingsPath: resumed === undefined ? flags.embeddings : undefined,
+    embeddingSize: resumed?.embeddingSize ?? flags.embeddingSize,
+    seed: flags.seed,
+    vocab: resumed?.vocab,
+  });
+  console.log(`data:       ${sst.source}`);
+  console.log(
+    `sentences:  ${sst.train.length} train, ${sst.dev.length} dev, ${sst.test.length} test`,
+  );
+  console.log(`vocabulary: ${prepared.data.vocab.size} words`);
+  console.log(`embeddings: ${prepared.embeddingsSource}\n`);
+  return { ...prepared, sst };
+}
+
+/** Train one configuration with a progress bar and a line per epoch, then test its best epoch. */
+async function trainWithProgress(
+  backend: Backend,
+  prepared: PreparedData,
+  name: string,
+  label: string,
+  config: Hw4Config,
+  checkpointDir: string,
+  resume?: Checkpoint,
+): Promise<NamedRun> {
+  const { data } = prepared;
+  const perEpoch = Math.ceil(data.train.length / config.batchSize);
+  const progress = new Progress({ total: perEpoch * config.epochs, label });
+  const result = await runTraining(backend, data, config, {
+    checkpointDir,
+    resume,
+    callbacks: {
+      onIteration: (iteration, epoch, loss) => {
+        progress.update(iteration, `epoch ${epoch}/${config.epochs} loss ${formatNumber(loss)}`);
+      },
+      onEpoch: (e) => {
+        // Erase the bar on a terminal so the epoch line starts clean; the next update redraws it.
+        if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+        console.log(
+          `${label} | epoch ${String(e.epoch).padStart(2)}/${config.epochs}  ` +
+            `train loss ${formatNumber(e.trainLoss)} acc ${formatPercent(e.trainAcc)}  ` +
+            `dev loss ${formatNumber(e.devLoss)} acc ${formatPercent(e.devAcc)}  ` +
+            formatDuration(e.seconds),
+        );
+      },
+    },
+  });
+  progress.done();
+  if (result.diverged) {
+    console.log(`${label} | diverged: the loss became NaN or infinite; training stopped there`);
+  }
+  const test = evaluate(backend, result.network, data.test);
+  console.log(
+    `${label} | best dev accuracy ${formatPercent(result.best.devAcc)} at epoch ` +
+      `${result.best.epoch}; test accuracy there ${formatPercent(test.acc)}\n`,
+  );
+  return { name, label, result, testAcc: test.acc, testLoss: test.loss };
+}
+
+/**
+ * Load an HW4 checkpoint and rebuild its network and vocabulary from the metadata.
+ *
+ * @throws {CheckpointError} when the file is not an HW4 checkpoint or does not fit its network
+ */
+async function loadNetwork(
+  backend: Backend,
+  path: string,
+): Promise<{ checkpoint: Checkpoint; network: SentimentNetwork; vocab: Vocabulary }> {
+  const checkpoint = await loadCheckpoint(path);
+  const { format, spec, vocab } = checkpoint.meta;
+  if (format !== CHECKPOINT_FORMAT || !Array.isArray(vocab) || spec === null) {
+    throw new CheckpointError(
+      `Checkpoint ${path} was not written by hw4 (format ${JSON.stringify(format)})`,
+    );
+  }
+  const networkSpec = spec as unknown as NetworkSpec;
+  const vocabulary = new Vocabulary(vocab as string[]);
+  const network = new SentimentNetwork(backend, networkSpec, new Rng(0), {
+    embeddings: new Float32Array(networkSpec.vocabSize * networkSpec.embeddingSize),
+    freezeEmbeddings: true,
+    penaltyWeight: 0,
+  });
+  restoreParams(checkpoint, network.params());
+  return { checkpoint, network, vocab: vocabulary };
+}
+
+/** Predict every test sentence with the checkpoint's network and write one label per line. */
+async function predictTest(
+  backend: Backend,
+  checkpointPath: string,
+  sst: Sst,
+  resultPath: string,
+): Promise<{ acc: number; epoch: number }> {
+  const { checkpoint, network, vocab } = await loadNetwork(backend, checkpointPath);
+  const result = evaluate(backend, network, encodeSentences(vocab, sst.test));
+  await writeFileAtomic(resultPath, [...result.predictions].join("\n") + "\n");
+  return { acc: result.acc, epoch: checkpoint.meta.epoch as number };
+}
+
+function headerTable(rows: [string, string | number][]): string {
+  return markdownTable(["", ""], rows, ["left", "left"]);
+}
+
+async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Promise<NamedRun> {
+  const start = performance.now();
+  const out = flags.out ?? "reports";
+  const logs = join(out, "hw4");
+  const prepared = await loadData(flags);
+
+  const compared: NamedRun[] = [];
+  for (const run of compareConfigs(config, flags.compareEpochs, flags.compareHidden)) {
+    const checkpointDir = join(flags.checkpoints, run.name);
+    compared.push(
+      await trainWithProgress(backend, prepared, run.name, run.label, run.config, checkpointDir),
+    );
+  }
+  const finalLabel = "final";
+  const finalDir = join(flags.checkpoints, "final");
+  const final = await trainWithProgress(
+    backend,
+    prepared,
+    "final",
+    finalLabel,
+    config,
+    finalDir,
+  );
+
+  // The test number of the report comes from the saved best checkpoint, as --predict computes
+  // it, so it also checks that the checkpoint restores the network.
+  const bestPath = join(finalDir, "best.ckpt");
+  const resultPath = join(logs, "result.txt");
+  const predicted = await predictTest(backend, bestPath, prepared.sst, resultPath);
+  const logFiles: string[] = [];
+  for (const run of [...compared, final]) logFiles.push(...await writeRunLogs(logs, run));
+  const comparePlots = await writeEpochPlots(logs, "compare-", compared, "Cell comparison");
+  const finalPlots = await writeEpochPlots(logs, "final-", [final], "Final network");
+  const seconds = (performance.now() - start) / 1000;
+
+  const spec = final.result.spec;
+  const predictCommand = `deno task hw4 --predict ${bestPath}` +
+    (flags.dataDir ? ` --data-dir ${flags.dataDir}` : "");
+  const report = [
+    "# HW4: RNN, GRU and LSTM sentiment classification on the Stanford Sentiment Treebank",
+    "",
+    headerTable([
+      ["command", `\`${commandLine()}\``],
+      ["seed", config.seed],
+      ["backend", backend.description],
+      ["data", prepared.sst.source],
+      ["embeddings", prepared.embeddingsSource],
+      ["date", new Date().toISOString()],
+      ["wall time", formatDuration(seconds)],
+    ]),
+    "",
+    "Task: 5-class sentiment (0 very negative … 4 very positive) of whole sentences. A " +
+    "sentence's label is the root label of its tree and its words are the leaves; the phrase " +
+    "labels inside the trees are not used. Splits: " +
+    `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
+    `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
+    `unescaped; the vocabulary holds the ${prepared.data.vocab.size - 2} training words ` +
+    "(capped by --vocab-size) plus `_PAD` and `_UNK`.",
+    "",
+    "## Results",
+    "",
+    resultsTable([...compared, final]),
+    "",
+    `Final network: best dev accuracy **${formatPercent(final.result.best.devAcc)}** at epoch ` +
+    `${final.result.best.epoch}, test accuracy **${formatPercent(predicted.acc)}** with that ` +
+    "epoch's checkpoint. Every test accuracy in the table is measured once, with the " +
+    "parameters of the run's best dev epoch; test data never chose an epoch or a " +
+    "hyperparameter.",
+    "",
+    `- dev accuracy: \`${commandLine()}\` (this report)`,
+    `- test accuracy: \`${predictCommand}\`, which prints the accuracy and writes one ` +
+    `predicted label per test sentence to \`result.txt\` (this run's copy: ` +
+    "[`hw4/result.txt`](hw4/result.txt))",
+    "",
+    "## Cell comparison",
+    "",
+    `One recurrent layer of ${flags.compareHidden} units reading forward, the last state fed ` +
+    `to a linear layer; ${flags.compareEpochs} epochs each (fewer than the final network's, to ` +
+    "keep the report affordable). Same embeddings, dropout, optimizer and seed as the final " +
+    "network. Solid lines: training (mean over the epoch, with dropout); dashed: dev.",
+    "",
+    `![cell comparison loss](hw4/${comparePlots.loss})`,
+    "",
+    `![cell comparison accuracy](hw4/${comparePlots.acc})`,
+    "",
+    "## Final network",
+    "",
+    `${describeNetwork(spec)}, ${final.result.parameters} parameters:`,
+    "",
+    `1. Embeddings ${spec.vocabSize} × ${spec.embeddingSize}` +
+    (config.freezeEmbeddings ? ", frozen" : ", trained with sparse row updates") +
+    `, dropout ${spec.dropout}.`,
+    `2. ${spec.bidirectional ? "Bidirectional " : ""}${spec.cell.toUpperCase()}, ` +
+    `${spec.layers} layer${spec.layers === 1 ? "" : "s"} of ${spec.hiddenSize} units per ` +
+    "direction (TensorFlow 1.x cell equations); the backward direction reads each sentence " +
+    "reversed within its own length, and padded steps are never computed.",
+    spec.pooling === "attention"
+      ? `3. Structured self-attention (Lin et al. 2017): A = softmax(Ws2·tanh(Ws1·Hᵀ)) with ` +
+        `d_a ${spec.attentionHidden} and r ${spec.attentionHops} hops, padded words masked ` +
+        `out of the softmax; M = A·H flattened; penalty ‖AAᵀ − I‖²_F weighted ${config.penalty}.`
+      : "3. The last states of both directions.",
+    `4. Dropout ${spec.dropout}, then a linear layer to ${spec.classes} classes, softmax ` +
+    "cross-entropy.",
+    "",
+    `Training: SGD, learning rate ${config.lr}, momentum ${config.momentum}, global-norm ` +
+    `clipping at ${config.clipNorm}, batch ${config.batchSize} (shuffled each epoch, padded ` +
+    `to the batch's longest sentence), ${config.epochs} epochs, checkpoint after each epoch; ` +
+    "the best dev epoch's checkpoint gives the test number.",
+    "",
+    `![final network loss](hw4/${finalPlots.loss})`,
+    "",
+    `![final network accuracy](hw4/${finalPlots.acc})`,
+    "",
+    epochTable(final.result),
+    "",
+    "## Logs",
+    "",
+    "CSV logs in `hw4/`: `<run>-epochs.csv` has one row per epoch, `<run>-train.csv` the mean " +
+    `training loss and accuracy of every ${config.dispFreq} iterations. Files: ` +
+    logFiles.map((f) => `[\`${f}\`](hw4/${f})`).join(", ") + ".",
+    "",
+  ].join("\n");
+  await writeFileAtomic(join(out, "hw4.md"), report);
+  console.log(
+    `test accuracy of the final network's best checkpoint (epoch ${predicted.epoch}): ` +
+      `${formatPercent(predicted.acc)}\nreport: ${join(out, "hw4.md")} ` +
+      `(${formatDuration(seconds)})`,
+  );
+  return final;
+}
+
+async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Promise<NamedRun> {
+  const out = flags.out ?? "runs/hw4";
+  let resume: Checkpoint | undefined;
+  let resumed: { vocab: Vocabulary; embeddingSize: number } | undefined;
+  if (flags.resume !== undefined) {
+    resume = await loadCheckpoint(flags.resume);
+    const { format, vocab, spec } = resume.meta;
+    if (format !== CHECKPOINT_FORMAT || !Array.isArray(vocab) || spec === null) {
+      throw new CheckpointError(`Checkpoint ${flags.resume} was not written by hw4`);
+    }
+    resumed = {
+      vocab: new Vocabulary(vocab as string[]),
+      embeddingSize: (spec as unknown as NetworkSpec).embeddingSize,
+    };
+    console.log(`resuming:   ${flags.resume} after epoch ${resume.meta.epoch}`);
+  }
+  const prepared = await loadData(flags, resumed);
+
+  const checkpointDir = join(flags.checkpoints, "single");
+  const run = await trainWithProgress(
+    backend,
+    prepared,
+    "run",
+    "run",
+    config,
+    checkpointDir,
+    resume,
+  );
+
+  await writeRunLogs(out, run);
+  const plots = await writeEpochPlots(out, "", [run], "HW4 run");
+  const report = [
+    `# HW4 run: ${describeNetwork(run.result.spec)}`,
+    "",
+    headerTable([
+      ["command", `\`${commandLine()}\``],
+      ["seed", config.seed],
+      ["backend", backend.description],
+      ["data", prepared.sst.source],
+      ["embeddings", prepared.embeddingsSource],
+      ["checkpoints", checkpointDir],
+      ["date", new Date().toISOString()],
+    ]),
+    "",
+    resultsTable([run]),
+    "",
+    `![loss](${plots.loss})`,
+    "",
+    `![accuracy](${plots.acc})`,
+    "",
+    epochTable(run.result),
+    "",
+  ].join("\n");
+  await writeFileAtomic(join(out, "report.md"), report);
+  console.log(`report: ${join(out, "report.md")}`);
+  return run;
+}
+
+async function runPredict(flags: Flags, path: string, backend: Backend): Promise<void> {
+  const sst = await loadSst({ dataDir: flags.dataDir });
+  const predicted = await predictTest(backend, path, sst, flags.result);
+  console.log(
+    `test accuracy ${formatPercent(predicted.acc)} (${sst.test.length} sentences, checkpoint ` +
+      `of epoch ${predicted.epoch}); predictions: ${resolve(flags.result)}`,
+  );
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags(COMMAND, Deno.args);
+  const config = configFromFlags(flags);
+  for (const [name, value] of [["--momentum", config.momentum], ["--dropout", config.dropout]]) {
+    if ((value as number) >= 1) {
+      throw new UserError(`Invalid ${name} ${value}: expected a value below 1`);
+    }
+  }
+  if (flags.resume !== undefined && !flags.single) {
+    throw new UserError("--resume continues a --single run: add --single");
+  }
+  const backend = await createBackend(flags.backend);
+
+  if (flags.predict !== undefined) {
+    console.log(configBlock({
+      command: commandLine(),
+      mode: "predict",
+      checkpoint: flags.predict,
+      backend: backend.description,
+    }));
+    await runPredict(flags, flags.predict, backend);
+    return 0;
+  }
+
+  console.log(configBlock({
+    command: commandLine(),
+    mode: flags.single ? "single run" : "report: cell comparison, then the final network",
+    cell: config.cell,
+    hidden: config.hidden,
+    layers: config.layers,
+    direction: flags.direction,
+    pooling: config.pooling,
+    attention: config.pooling === "attention"
+      ? `d_a ${config.attentionHidden}, r ${config.attentionHops}, penalty ${config.penalty}`
+      : "none",
+    dropout: config.dropout,
+    epochs: config.epochs,
+    lr: config.lr,
+    momentum: config.momentum,
+    clipNorm: config.clipNorm,
+    batchSize: config.batchSize,
+    seed: config.seed,
+    backend: backend.description,
+    targetAcc: flags.targetAcc,
+  }));
+  console.log();
+
+  const run = flags.single
+    ? await runSingle(flags, config, backend)
+    : await runReport(flags, config, backend);
+
+  if (flags.targetAcc !== undefined) {
+    const acc = Number.isNaN(run.result.best.devAcc) ? 0 : run.result.best.devAcc;
+    if (!(acc >= flags.targetAcc)) {
+      throw new UserError(
+        `Best dev accuracy ${formatPercent(acc)} is below --target-acc ` +
+          formatPercent(flags.targetAcc),
+      );
+    }
+    console.log(`target accuracy ${formatPercent(flags.targetAcc)} reached`);
+  }
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);
