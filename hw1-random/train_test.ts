@@ -320,6 +320,7 @@ Deno.test("hw1-random command rejects bad flags in one line", async (t) => {
         ["--explosion-factor", "1"],
         /^error: Invalid --explosion-factor 1: expected a number above 1/,
       ],
+      [["--paper-momentum", "1"], /^error: Invalid --paper-momentum 1: expected a value below 1/],
       [["--bogus"], /^error: Unknown flag --bogus/],
     ] as const
   ) {
