@@ -169,7 +169,7 @@ const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536;
 const ALIGN = 64;
 /** Below this many multiply-adds a product stays on the calling thread. */
-// NOTE: measured on a 2-core machine with `deno task bench`; other machines may prefer another.
+// NOTE: an estimate, not yet measured; `deno task bench --threshold` prints the crossover.
 export const PARALLEL_MIN_MACS = 1 << 17;
 
 /** Bump allocator with exact-size free lists over the shared memory. */
