@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import {
   type Backend,
+  BACKEND_CHOICES,
   configBlock,
   createBackend,
   flag,
@@ -146,8 +147,8 @@ export const COMMAND = {
     skipSweep: flag.boolean("leave out the sweep of initial scales"),
     skipPaper: flag.boolean("leave out Lillicrap et al.'s network"),
     backend: flag.choice(
-      "compute backend (default: NN_BACKEND or wasm)",
-      ["ts", "wasm"],
+      "compute backend; auto tries blas, then wasm, then ts (default: NN_BACKEND, else auto)",
+      BACKEND_CHOICES,
       undefined,
     ),
     dataDir: flag.string("folder with the four MNIST IDX files (.gz or raw)", undefined, {

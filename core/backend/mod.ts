@@ -4,6 +4,7 @@
  * @module
  */
 
+import { UserError } from "../cli.ts";
 import type { Backend, BackendName } from "./backend.ts";
 import { createTsBackend } from "./ts.ts";
 
@@ -40,7 +41,8 @@ export function backendFromEnv(): string | undefined {
  * `wasm (SIMD128 + relaxed FMA, 2 threads); blas skipped: no --allow-ffi permission`.
  * Asking for `blas` by name when it is unavailable is an error that gives the reason.
  *
- * @throws {RangeError} for an unknown name or an unavailable blas backend
+ * @throws {UserError} for an unknown name (from a flag or `NN_BACKEND`) or an unavailable blas
+ *   backend, so that scripts report it in one line
  */
 export async function createBackend(name?: string): Promise<Backend> {
   const chosen = name ?? backendFromEnv() ?? "auto";
@@ -55,12 +57,12 @@ export async function createBackend(name?: string): Promise<Backend> {
       const { createBlasBackend } = await import("./blas.ts");
       const result = await createBlasBackend();
       if (result.backend) return result.backend;
-      throw new RangeError(`Backend blas is unavailable: ${result.reason}`);
+      throw new UserError(`Backend blas is unavailable: ${result.reason}`);
     }
     case "auto":
       return await createAutoBackend();
     default:
-      throw new RangeError(
+      throw new UserError(
         `Invalid backend "${chosen}": expected one of ${BACKEND_CHOICES.join(", ")}`,
       );
   }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { UserError } from "../cli.ts";
+
 /** Return the thread count for `requested`, `NN_THREADS` or the core count, in that order. */
 export function resolveThreads(requested?: number): number {
   if (requested !== undefined) {
@@ -23,7 +25,7 @@ export function resolveThreads(requested?: number): number {
   if (value !== undefined && value !== "") {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1 || n > 64) {
-      throw new RangeError(`Invalid NN_THREADS "${value}": expected an integer from 1 to 64`);
+      throw new UserError(`Invalid NN_THREADS "${value}": expected an integer from 1 to 64`);
     }
     return n;
   }
