@@ -7,10 +7,10 @@
 
 import {
   type Backend,
+  type Checkpoint,
   formatDuration,
   formatNumber,
   formatPercent,
-  loadCheckpoint,
   loadMnist,
   Progress,
   UsageError,
@@ -89,14 +89,13 @@ export async function trainWithConsole(
   config: Hw3Config,
   label: string,
   checkpointDir: string,
-  resumePath?: string,
+  resume?: Checkpoint,
 ): Promise<RunResult> {
-  const resume = resumePath === undefined ? undefined : await loadCheckpoint(resumePath);
   const startEpoch = resume === undefined ? 0 : readCheckpointMeta(resume).training.epoch;
   const iterationsPerEpoch = Math.ceil(data.train.labels.length / config.batchSize);
   const console_ = consoleCallbacks(label, config, iterationsPerEpoch, startEpoch);
   if (resume !== undefined) {
-    console.log(`${label} | resuming after epoch ${startEpoch} from ${resumePath}`);
+    console.log(`${label} | resuming after epoch ${startEpoch} from ${resume.path}`);
   }
   const result = await runTraining(backend, data, config, {
     checkpointDir,

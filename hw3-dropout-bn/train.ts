@@ -242,7 +242,7 @@ async function trainCommand(args: string[]): Promise<number> {
   const { data, source } = await loadData(flags);
   console.log(`data:    ${source}\n`);
 
-  const result = await trainWithConsole(backend, data, config, config.kind, out, flags.resume);
+  const result = await trainWithConsole(backend, data, config, config.kind, out, resume);
   const run: NamedRun = {
     name: config.kind,
     label: config.kind.toUpperCase(),

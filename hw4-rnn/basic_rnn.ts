@@ -28,6 +28,7 @@ import {
   stepsFrom,
   stepsUntil,
   tanh,
+  transposeInto,
   Workspace,
 } from "./sequence.ts";
 
@@ -69,6 +70,8 @@ export class BasicRnn implements RecurrentLayer {
   readonly #dZ: Workspace;
   readonly #dX: Workspace;
   readonly #dh: Workspace;
+  /** `Whᵀ [H, H]`, refreshed by every backward pass (see `transposeInto`). */
+  readonly #whT: Workspace;
   #cache: BasicRnnCache | null = null;
 
   constructor(
@@ -96,6 +99,7 @@ export class BasicRnn implements RecurrentLayer {
     this.#dZ = new Workspace(backend);
     this.#dX = new Workspace(backend);
     this.#dh = new Workspace(backend);
+    this.#whT = new Workspace(backend);
   }
 
   /** Return `[W, b]`. */
@@ -168,6 +172,9 @@ export class BasicRnn implements RecurrentLayer {
       dh.data.set(dFinal.h.data);
     }
 
+    const whT = this.#whT.view([H, H]);
+    transposeInto(this.#wh, whT);
+
     const hd = h.data, dzd = dZ.data, dhd = dh.data, dOut = dOutputs?.data;
     for (let t = steps - 1; t >= 0; t--) {
       const k = active[t];
@@ -181,7 +188,7 @@ export class BasicRnn implements RecurrentLayer {
         dzd[stepStart + i] = dhv * (1 - ht * ht);
       }
       // dh_{t−1} = dz_t·Whᵀ for the running rows.
-      this.#backend.matmul(stepRows(dZ, t, k), this.#wh, firstRows(dh, k), { transB: true });
+      this.#backend.matmul(stepRows(dZ, t, k), whT, firstRows(dh, k));
     }
 
     const dZ2 = flattenSteps(dZ);

@@ -29,6 +29,7 @@ import {
   stepsFrom,
   stepsUntil,
   tanh,
+  transposeInto,
   Workspace,
 } from "./sequence.ts";
 
@@ -102,6 +103,9 @@ export class Gru implements RecurrentLayer {
   readonly #dh: Workspace;
   readonly #dResetState: Workspace;
   readonly #dhDirect: Workspace;
+  /** `Wghᵀ [2H, H]` and `Wchᵀ [H, H]`, refreshed by every backward pass (see `transposeInto`). */
+  readonly #wghT: Workspace;
+  readonly #wchT: Workspace;
   #cache: GruCache | null = null;
 
   constructor(
@@ -146,6 +150,8 @@ export class Gru implements RecurrentLayer {
     this.#dh = ws();
     this.#dResetState = ws();
     this.#dhDirect = ws();
+    this.#wghT = ws();
+    this.#wchT = ws();
   }
 
   /** Return `[Wg, bg, Wc, bc]`. */
@@ -247,6 +253,11 @@ export class Gru implements RecurrentLayer {
       dh.data.set(dFinal.h.data);
     }
 
+    const wghT = this.#wghT.view([2 * H, H]);
+    const wchT = this.#wchT.view([H, H]);
+    transposeInto(this.#wgh, wghT);
+    transposeInto(this.#wch, wchT);
+
     const gd = gates.data, cd = candidates.data, hd = h.data, dOut = dOutputs?.data;
     const dgd = dG.data, dcd = dC.data, dhd = dh.data, drd = dResetState.data;
     const ddd = dhDirect.data;
@@ -270,9 +281,7 @@ export class Gru implements RecurrentLayer {
 
       // c = tanh(… + (r ⊙ h_{t−1})·Wch): back through the product to r ⊙ h_{t−1}, then to r
       // and to h_{t−1}.
-      this.#backend.matmul(stepRows(dC, t, k), this.#wch, firstRows(dResetState, k), {
-        transB: true,
-      });
+      this.#backend.matmul(stepRows(dC, t, k), wchT, firstRows(dResetState, k));
       for (let row = 0; row < k; row++) {
         const gRow = (t * batch + row) * 2 * H;
         const stepRow = (t * batch + row) * H;
@@ -284,7 +293,7 @@ export class Gru implements RecurrentLayer {
       }
 
       // r, u = σ(… + h_{t−1}·Wgh): dh_{t−1} = dG_t·Wghᵀ plus the paths found above.
-      this.#backend.matmul(stepRows(dG, t, k), this.#wgh, firstRows(dh, k), { transB: true });
+      this.#backend.matmul(stepRows(dG, t, k), wghT, firstRows(dh, k));
       for (let i = 0; i < k * H; i++) dhd[i] += ddd[i];
     }
 

@@ -29,6 +29,7 @@ import {
   stepsFrom,
   stepsUntil,
   tanh,
+  transposeInto,
   Workspace,
 } from "./sequence.ts";
 
@@ -92,6 +93,8 @@ export class Lstm implements RecurrentLayer {
   readonly #dX: Workspace;
   readonly #dh: Workspace;
   readonly #dc: Workspace;
+  /** `Whᵀ [4H, H]`, refreshed by every backward pass (see `transposeInto`). */
+  readonly #whT: Workspace;
   #cache: LstmCache | null = null;
 
   constructor(
@@ -125,6 +128,7 @@ export class Lstm implements RecurrentLayer {
     this.#dX = ws();
     this.#dh = ws();
     this.#dc = ws();
+    this.#whT = ws();
   }
 
   /** Return `[W, b]`. */
@@ -233,6 +237,9 @@ export class Lstm implements RecurrentLayer {
       dc.data.set(dFinal.c.data);
     }
 
+    const whT = this.#whT.view([G, H]);
+    transposeInto(this.#wh, whT);
+
     const zd = gates.data, cd = c.data, td = tanhC.data, dzd = dZ.data;
     const dhd = dh.data, dcd = dc.data, dOut = dOutputs?.data;
     for (let t = steps - 1; t >= 0; t--) {
@@ -259,7 +266,7 @@ export class Lstm implements RecurrentLayer {
         }
       }
       // dh_{t−1} = dZ_t·Whᵀ for the running rows; the others keep their carried gradient.
-      this.#backend.matmul(stepRows(dZ, t, k), this.#wh, firstRows(dh, k), { transB: true });
+      this.#backend.matmul(stepRows(dZ, t, k), whT, firstRows(dh, k));
     }
 
     // W = [Wx; Wh], so dWx = Xᵀ·dZ and dWh = H_{t−1}ᵀ·dZ summed over every step at once. Padded

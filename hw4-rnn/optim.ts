@@ -48,6 +48,8 @@ export interface StepInfo {
  */
 export class ClippedSgd {
   readonly options: Readonly<ClippedSgdOptions>;
+  /** Learning rate of the next steps: `options.lr` until {@linkcode setLearningRate}. */
+  #lr: number;
   readonly #backend: Backend;
   readonly #dense: Param[];
   readonly #sparse: SparseParam[];
@@ -76,11 +78,29 @@ export class ClippedSgd {
       throw new RangeError(`ClippedSgd: clipNorm must be a finite number >= 0, got ${clipNorm}`);
     }
     this.options = Object.freeze({ lr, momentum, clipNorm });
+    this.#lr = lr;
     this.#backend = backend;
     const sparseParams = new Set(sparse.map((s) => s.param));
     this.#sparse = sparse.filter((s) => params.includes(s.param));
     this.#dense = params.filter((p) => !sparseParams.has(p));
     for (const p of params) this.#velocities.set(p.name, backend.zeros(p.value.shape));
+  }
+
+  /** The learning rate of the next steps. */
+  get learningRate(): number {
+    return this.#lr;
+  }
+
+  /**
+   * Set the learning rate of the next steps, e.g. for a decay schedule.
+   *
+   * @throws {RangeError} when `lr` is negative or not finite
+   */
+  setLearningRate(lr: number): void {
+    if (!Number.isFinite(lr) || lr < 0) {
+      throw new RangeError(`ClippedSgd: lr must be a finite number >= 0, got ${lr}`);
+    }
+    this.#lr = lr;
   }
 
   /** Return each velocity under the name `velocity/<parameter name>`, for checkpoints. */
@@ -100,7 +120,8 @@ export class ClippedSgd {
       for (const row of rows()) sumSquares += sumOfSquares(param.grad.data, row * d, d);
     }
     const gradNorm = Math.sqrt(sumSquares);
-    const { lr, momentum, clipNorm } = this.options;
+    const { momentum, clipNorm } = this.options;
+    const lr = this.#lr;
     const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / gradNorm : 1;
 
     for (const p of this.#dense) {

@@ -71,3 +71,15 @@ Deno.test("ClippedSgd rejects invalid hyperparameters", () => {
     message: "ClippedSgd: momentum must be in [0, 1), got 1",
   });
 });
+
+Deno.test("ClippedSgd.setLearningRate() changes the step of later updates", () => {
+  const p = param("w", [1], [0], [1]);
+  const sgd = new ClippedSgd(createTsBackend(), [p], { lr: 0.1, momentum: 0, clipNorm: 0 });
+  sgd.step();
+  sgd.setLearningRate(0.01);
+  assert.equal(sgd.learningRate, 0.01);
+  sgd.step();
+  // w = −0.1 after the first step, then −0.1 − 0.01.
+  assertClose(p.value, [-0.11], TIGHT, "w");
+  assert.throws(() => sgd.setLearningRate(-1), { name: "RangeError" });
+});

@@ -53,34 +53,72 @@ export async function writeRunLogs(dir: string, run: NamedRun): Promise<string[]
   return [epochsName, trainName];
 }
 
+/** A per-epoch quantity of a run, with its axis label, e.g. dev accuracy in percent. */
+interface Metric {
+  title: string;
+  yLabel: string;
+  pick: (e: RunResult["epochs"][number]) => number;
+}
+
+const METRICS = {
+  trainLoss: { title: "training loss", yLabel: "cross-entropy", pick: (e) => e.trainLoss },
+  devLoss: { title: "dev loss", yLabel: "cross-entropy", pick: (e) => e.devLoss },
+  trainAcc: { title: "training accuracy", yLabel: "accuracy (%)", pick: (e) => 100 * e.trainAcc },
+  devAcc: { title: "dev accuracy", yLabel: "accuracy (%)", pick: (e) => 100 * e.devAcc },
+} satisfies Record<string, Metric>;
+
 /**
- * Write `<prefix>loss.svg` and `<prefix>acc.svg`: per-epoch training (solid) and dev (dashed)
- * curves of every run. Returns the two file names.
+ * Write one plot per metric with one line per run, `<prefix><metric>.svg`, so that each run
+ * keeps its color in all four. Returns the file names by metric.
  */
-export async function writeEpochPlots(
+export async function writeComparisonPlots(
   dir: string,
   prefix: string,
   runs: readonly NamedRun[],
   title: string,
+): Promise<Record<keyof typeof METRICS, string>> {
+  const names = {} as Record<keyof typeof METRICS, string>;
+  for (const [key, metric] of Object.entries(METRICS) as [keyof typeof METRICS, Metric][]) {
+    const name = `${prefix}${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.svg`;
+    await writeFileAtomic(
+      join(dir, name),
+      linePlot({
+        series: runs.map((run) => ({
+          name: run.label,
+          x: run.result.epochs.map((e) => e.epoch),
+          y: run.result.epochs.map(metric.pick),
+        })),
+        title: `${title}: ${metric.title} per epoch`,
+        xLabel: "epoch",
+        yLabel: metric.yLabel,
+      }),
+    );
+    names[key] = name;
+  }
+  return names;
+}
+
+/**
+ * Write `<prefix>loss.svg` and `<prefix>acc.svg` for one run: training (solid, the mean over
+ * each epoch, with dropout) and dev (dashed, after each epoch). Returns the two file names.
+ */
+export async function writeRunPlots(
+  dir: string,
+  prefix: string,
+  run: NamedRun,
+  title: string,
 ): Promise<{ loss: string; acc: string }> {
   const names = { loss: `${prefix}loss.svg`, acc: `${prefix}acc.svg` };
-  const series = (pick: (run: NamedRun) => [number[], number[]]): PlotSeries[] =>
-    runs.flatMap((run) => {
-      const [train, dev] = pick(run);
-      const x = run.result.epochs.map((e) => e.epoch);
-      return [
-        { name: `${run.label} train`, x, y: train },
-        { name: `${run.label} dev`, x, y: dev, dashed: true },
-      ];
-    });
+  const x = run.result.epochs.map((e) => e.epoch);
+  const pair = (train: Metric, dev: Metric): PlotSeries[] => [
+    { name: "train", x, y: run.result.epochs.map(train.pick) },
+    { name: "dev", x, y: run.result.epochs.map(dev.pick), dashed: true },
+  ];
   await writeFileAtomic(
     join(dir, names.loss),
     linePlot({
-      series: series((run) => [
-        run.result.epochs.map((e) => e.trainLoss),
-        run.result.epochs.map((e) => e.devLoss),
-      ]),
-      title: `${title}: loss per epoch (train: epoch mean with dropout; dev: after the epoch)`,
+      series: pair(METRICS.trainLoss, METRICS.devLoss),
+      title: `${title}: loss per epoch`,
       xLabel: "epoch",
       yLabel: "cross-entropy",
     }),
@@ -88,10 +126,7 @@ export async function writeEpochPlots(
   await writeFileAtomic(
     join(dir, names.acc),
     linePlot({
-      series: series((run) => [
-        run.result.epochs.map((e) => 100 * e.trainAcc),
-        run.result.epochs.map((e) => 100 * e.devAcc),
-      ]),
+      series: pair(METRICS.trainAcc, METRICS.devAcc),
       title: `${title}: accuracy per epoch`,
       xLabel: "epoch",
       yLabel: "accuracy (%)",
@@ -116,7 +151,7 @@ export function resultsTable(runs: readonly NamedRun[]): string {
     [
       "run",
       "network",
-      "parameters",
+      "parameters (embeddings included)",
       "epochs",
       "best dev accuracy (epoch)",
       "test accuracy at that epoch",

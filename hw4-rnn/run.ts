@@ -43,6 +43,8 @@ export interface Hw4Config {
   dropout: number;
   epochs: number;
   lr: number;
+  /** Factor applied to the learning rate after every epoch; 1 keeps it constant. */
+  lrDecay: number;
   momentum: number;
   /** Global-norm clipping bound; 0 turns clipping off. */
   clipNorm: number;
@@ -66,6 +68,7 @@ export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
   dropout: 0.5,
   epochs: 12,
   lr: 0.005,
+  lrDecay: 1,
   momentum: 0.9,
   clipNorm: 5,
   batchSize: 16,
@@ -220,6 +223,7 @@ export async function runTraining(
   for (let epoch = epochs.length + 1; epoch <= config.epochs && !diverged; epoch++) {
     const rng = epochRng(config.seed, epoch);
     network.setDropoutRng(rng);
+    optimizer.setLearningRate(config.lr * config.lrDecay ** (epoch - 1));
     const epochStart = performance.now();
     let lossSum = 0, correct = 0, seen = 0, clippedSteps = 0, steps = 0;
     let windowLoss = 0, windowCorrect = 0, windowSeen = 0;

@@ -45,8 +45,9 @@ import {
   epochTable,
   type NamedRun,
   resultsTable,
-  writeEpochPlots,
+  writeComparisonPlots,
   writeRunLogs,
+  writeRunPlots,
 } from "./report.ts";
 import { DEFAULT_CONFIG, evaluate, type Hw4Config, runTraining } from "./run.ts";
 import { loadSst, type Sst } from "./sst.ts";
@@ -89,7 +90,8 @@ export const COMMAND = {
     penalty: flag.nonNegativeNumber("weight of the attention penalty ‖AAᵀ − I‖²_F", d.penalty),
     dropout: flag.probability("dropout rate on embeddings and sentence vector, below 1", d.dropout),
     epochs: flag.positiveInt("passes over the training set", d.epochs),
-    lr: flag.positiveNumber("learning rate", d.lr),
+    lr: flag.positiveNumber("learning rate of the first epoch", d.lr),
+    lrDecay: flag.probability("factor applied to the learning rate after each epoch", d.lrDecay),
     momentum: flag.probability("momentum, below 1; 0 for plain SGD", d.momentum),
     clipNorm: flag.nonNegativeNumber(
       "global gradient-norm bound; 0 turns clipping off",
@@ -100,6 +102,7 @@ export const COMMAND = {
     dispFreq: flag.positiveInt("log the mean training loss every N iterations", d.dispFreq),
     compareEpochs: flag.positiveInt("epochs of each run of the cell comparison", 6),
     compareHidden: flag.positiveInt("hidden units of the cell comparison's networks", 150),
+    compareLr: flag.positiveNumber("learning rate of the cell comparison's networks", 0.01),
     backend: flag.choice(
       "compute backend; auto tries blas, then wasm, then ts (default: NN_BACKEND, else auto)",
       BACKEND_CHOICES,
@@ -146,6 +149,7 @@ function configFromFlags(flags: Flags): Hw4Config {
     dropout: flags.dropout,
     epochs: flags.epochs,
     lr: flags.lr,
+    lrDecay: flags.lrDecay,
     momentum: flags.momentum,
     clipNorm: flags.clipNorm,
     batchSize: flags.batchSize,
@@ -160,6 +164,7 @@ export function compareConfigs(
   base: Hw4Config,
   epochs: number,
   hidden: number,
+  lr: number,
 ): { name: string; label: string; config: Hw4Config }[] {
   return CELLS.map((cell) => ({
     name: `compare-${cell}`,
@@ -172,6 +177,8 @@ export function compareConfigs(
       bidirectional: false,
       pooling: "last",
       epochs,
+      lr,
+      lrDecay: 1,
     },
   }));
 }
@@ -292,6 +299,10 @@ async function predictTest(
   return { acc: result.acc, epoch: checkpoint.meta.epoch as number };
 }
 
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 function headerTable(rows: [string, string | number][]): string {
   return markdownTable(["", ""], rows, ["left", "left"]);
 }
@@ -303,7 +314,13 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
   const prepared = await loadData(flags);
 
   const compared: NamedRun[] = [];
-  for (const run of compareConfigs(config, flags.compareEpochs, flags.compareHidden)) {
+  const comparison = compareConfigs(
+    config,
+    flags.compareEpochs,
+    flags.compareHidden,
+    flags.compareLr,
+  );
+  for (const run of comparison) {
     const checkpointDir = join(flags.checkpoints, run.name);
     compared.push(
       await trainWithProgress(backend, prepared, run.name, run.label, run.config, checkpointDir),
@@ -327,11 +344,15 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
   const predicted = await predictTest(backend, bestPath, prepared.sst, resultPath);
   const logFiles: string[] = [];
   for (const run of [...compared, final]) logFiles.push(...await writeRunLogs(logs, run));
-  const comparePlots = await writeEpochPlots(logs, "compare-", compared, "Cell comparison");
-  const finalPlots = await writeEpochPlots(logs, "final-", [final], "Final network");
+  const comparePlots = await writeComparisonPlots(logs, "compare-", compared, "Cell comparison");
+  const finalPlots = await writeRunPlots(logs, "final-", final, "Final network");
   const seconds = (performance.now() - start) / 1000;
 
   const spec = final.result.spec;
+  const bestCompared = compared.reduce((
+    a,
+    b,
+  ) => (b.result.best.devAcc > a.result.best.devAcc ? b : a));
   const predictCommand = `deno task hw4 --predict ${bestPath}` +
     (flags.dataDir ? ` --data-dir ${flags.dataDir}` : "");
   const report = [
@@ -352,7 +373,7 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     "labels inside the trees are not used. Splits: " +
     `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
     `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
-    `unescaped; the vocabulary holds the ${prepared.data.vocab.size - 2} training words ` +
+    `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} training words ` +
     "(capped by --vocab-size) plus `_PAD` and `_UNK`.",
     "",
     "## Results",
@@ -372,14 +393,19 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     "",
     "## Cell comparison",
     "",
-    `One recurrent layer of ${flags.compareHidden} units reading forward, the last state fed ` +
-    `to a linear layer; ${flags.compareEpochs} epochs each (fewer than the final network's, to ` +
-    "keep the report affordable). Same embeddings, dropout, optimizer and seed as the final " +
-    "network. Solid lines: training (mean over the epoch, with dropout); dashed: dev.",
+    `One recurrent layer of ${flags.compareHidden} units reading forward, with the last state ` +
+    `fed to a linear layer, trained for ${plural(flags.compareEpochs, "epoch")} each (fewer ` +
+    "than the final network, to keep the report affordable). Embeddings, dropout, momentum, " +
+    `clipping and seed are the final network's, but the learning rate is a constant ` +
+    `${flags.compareLr}, ` +
+    "because in a trial at 0.1 the basic RNN's training loss blew up to about 9. " +
+    `Best on dev: ${bestCompared.label} with ` +
+    `${formatPercent(bestCompared.result.best.devAcc)}.`,
     "",
-    `![cell comparison loss](hw4/${comparePlots.loss})`,
-    "",
-    `![cell comparison accuracy](hw4/${comparePlots.acc})`,
+    "| training (mean over each epoch, with dropout) | dev (after each epoch) |",
+    "| --- | --- |",
+    `| ![training loss](hw4/${comparePlots.trainLoss}) | ![dev loss](hw4/${comparePlots.devLoss}) |`,
+    `| ![training accuracy](hw4/${comparePlots.trainAcc}) | ![dev accuracy](hw4/${comparePlots.devAcc}) |`,
     "",
     "## Final network",
     "",
@@ -400,10 +426,12 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     `4. Dropout ${spec.dropout}, then a linear layer to ${spec.classes} classes, softmax ` +
     "cross-entropy.",
     "",
-    `Training: SGD, learning rate ${config.lr}, momentum ${config.momentum}, global-norm ` +
-    `clipping at ${config.clipNorm}, batch ${config.batchSize} (shuffled each epoch, padded ` +
-    `to the batch's longest sentence), ${config.epochs} epochs, checkpoint after each epoch; ` +
-    "the best dev epoch's checkpoint gives the test number.",
+    `Training: SGD, learning rate ${config.lr}` +
+    (config.lrDecay === 1 ? "" : ` multiplied by ${config.lrDecay} after each epoch`) +
+    `, momentum ${config.momentum}, global-norm clipping at ${config.clipNorm}, batch ` +
+    `${config.batchSize} (shuffled each epoch, padded to the batch's longest sentence), ` +
+    `${plural(config.epochs, "epoch")}, with a checkpoint after each. The best dev epoch's ` +
+    "checkpoint gives the test number.",
     "",
     `![final network loss](hw4/${finalPlots.loss})`,
     "",
@@ -457,7 +485,7 @@ async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Pro
   );
 
   await writeRunLogs(out, run);
-  const plots = await writeEpochPlots(out, "", [run], "HW4 run");
+  const plots = await writeRunPlots(out, "", run, "HW4 run");
   const report = [
     `# HW4 run: ${describeNetwork(run.result.spec)}`,
     "",
@@ -502,6 +530,9 @@ async function main(): Promise<number> {
       throw new UserError(`Invalid ${name} ${value}: expected a value below 1`);
     }
   }
+  if (config.lrDecay === 0) {
+    throw new UserError("Invalid --lr-decay 0: expected a factor in (0, 1]");
+  }
   if (flags.resume !== undefined && !flags.single) {
     throw new UserError("--resume continues a --single run: add --single");
   }
@@ -532,6 +563,7 @@ async function main(): Promise<number> {
     dropout: config.dropout,
     epochs: config.epochs,
     lr: config.lr,
+    lrDecay: config.lrDecay,
     momentum: config.momentum,
     clipNorm: config.clipNorm,
     batchSize: config.batchSize,

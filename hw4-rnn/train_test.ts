@@ -178,7 +178,12 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       }
       assert.match(report, /test accuracy: `deno task hw4 --predict .*best\.ckpt --data-dir /);
       for (
-        const file of ["compare-loss.svg", "final-acc.svg", "compare-gru-epochs.csv", "result.txt"]
+        const file of [
+          "compare-dev-acc.svg",
+          "final-acc.svg",
+          "compare-gru-epochs.csv",
+          "result.txt",
+        ]
       ) {
         assert.ok((await Deno.stat(join(out, "hw4", file))).isFile, file);
       }
@@ -219,7 +224,7 @@ Deno.test("hw4 command rejects bad flags and malformed data in one line", async 
 });
 
 Deno.test("compareConfigs() covers the three cells on the last state", () => {
-  const runs = compareConfigs(DEFAULT_CONFIG, 4, 64);
+  const runs = compareConfigs(DEFAULT_CONFIG, 4, 64, 0.02);
   assert.deepEqual(runs.map((r) => r.name), ["compare-rnn", "compare-gru", "compare-lstm"]);
   for (const run of runs) {
     assert.equal(run.config.pooling, "last");
@@ -227,5 +232,7 @@ Deno.test("compareConfigs() covers the three cells on the last state", () => {
     assert.equal(run.config.layers, 1);
     assert.equal(run.config.hidden, 64);
     assert.equal(run.config.epochs, 4);
+    assert.equal(run.config.lr, 0.02);
+    assert.equal(run.config.lrDecay, 1);
   }
 });

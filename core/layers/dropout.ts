@@ -61,13 +61,16 @@ export class Dropout implements Layer {
 
   readonly #backend: Backend;
   readonly #rng: Rng;
-  /** `1 / (1 − rate)`, the factor of kept elements. */
+  /**
+   * `1 / (1 − rate)` rounded to float32, the factor of kept elements. The mask stores it in
+   * float32, so forward multiplies by the same value that backward reads.
+   */
   readonly #scale: number;
   /** Prefix of error messages, e.g. `Dropout(0.5) drop1`. */
   readonly #label: string;
   #cache: DropoutCache | null = null;
-  /** Mask of the last training pass: 1 for a kept element, 0 for a dropped one. */
-  #mask: Uint8Array = new Uint8Array(0);
+  /** Factor of each element in the last training pass: `1 / (1 − rate)` if kept, else 0. */
+  #mask: Float32Array = new Float32Array(0);
   /** Output, reused while the input shape stays the same. */
   #y: Tensor | null = null;
   /** Input gradient, reused while the input shape stays the same. */
@@ -85,7 +88,7 @@ export class Dropout implements Layer {
     this.rate = rate;
     this.#backend = backend;
     this.#rng = options.rng;
-    this.#scale = 1 / (1 - rate);
+    this.#scale = Math.fround(1 / (1 - rate));
   }
 
   /** Return `x` with a fresh random set of elements dropped in training, else `x` itself. */
@@ -94,7 +97,7 @@ export class Dropout implements Layer {
     this.#cache = { shape: x.shape, masked };
     if (!masked) return x;
 
-    if (this.#mask.length !== x.size) this.#mask = new Uint8Array(x.size);
+    if (this.#mask.length !== x.size) this.#mask = new Float32Array(x.size);
     const mask = this.#mask;
     const y = this.#y = reuseOrAllocate(this.#backend, this.#y, x.shape);
     // uniform() < rate is nextUint32() / 2^32 < rate, because the division is exact.
@@ -102,9 +105,9 @@ export class Dropout implements Layer {
     const scale = this.#scale;
     const rng = this.#rng, xData = x.data, yData = y.data;
     for (let i = 0; i < mask.length; i++) {
-      const keep = rng.nextUint32() >= threshold;
-      mask[i] = keep ? 1 : 0;
-      yData[i] = keep ? xData[i] * scale : 0;
+      const factor = rng.nextUint32() < threshold ? 0 : scale;
+      mask[i] = factor;
+      yData[i] = xData[i] * factor;
     }
     return y;
   }
@@ -129,8 +132,7 @@ export class Dropout implements Layer {
 
     const dX = this.#dX = reuseOrAllocate(this.#backend, this.#dX, shape);
     const mask = this.#mask, dYData = dY.data, dXData = dX.data;
-    const scale = this.#scale;
-    for (let i = 0; i < mask.length; i++) dXData[i] = mask[i] === 1 ? dYData[i] * scale : 0;
+    for (let i = 0; i < mask.length; i++) dXData[i] = dYData[i] * mask[i];
     return dX;
   }
 

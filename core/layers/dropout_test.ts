@@ -80,7 +80,7 @@ Deno.test("Dropout preserves the expected activation", async (t) => {
 
 Deno.test("Dropout.backward() reuses the forward mask", async (t) => {
   await forEachBackend(t, (backend) => {
-    const rate = 0.4, scale = 1 / (1 - rate);
+    const rate = 0.4, scale = Math.fround(1 / (1 - rate));
     const rng = new Rng(6);
     const drop = new Dropout(backend, rate, { rng, name: "drop1" });
     const size = 6 * 50;
