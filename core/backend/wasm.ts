@@ -168,9 +168,15 @@ export interface WasmBackendOptions {
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536;
 const ALIGN = 64;
-/** Below this many multiply-adds a product stays on the calling thread. */
-// NOTE: an estimate, not yet measured; `deno task bench --threshold` prints the crossover.
-export const PARALLEL_MIN_MACS = 1 << 17;
+/**
+ * Below this many multiply-adds a product stays on the calling thread.
+ *
+ * Measured with `deno task bench --threshold`, three runs on an otherwise idle 2-core AMD EPYC
+ * (AVX-512, Deno 2.9.6): two threads beat one in every run from 2^18 multiply-adds up
+ * (128×128×16: 1.45-1.53×; 320×320×40: 1.76-1.95×). Below that the gain was erratic: at
+ * 104×104×13 (140,608 multiply-adds) two threads ran at 1.60×, 0.71× and 0.59× of one.
+ */
+export const PARALLEL_MIN_MACS = 1 << 18;
 
 /** Bump allocator with exact-size free lists over the shared memory. */
 class Heap {
