@@ -26,7 +26,7 @@ import {
   type Sequential,
 } from "@nn/core";
 import { CONFIG_KEYS, type Hw3Config } from "./config.ts";
-import { MODEL_KINDS, modelState } from "./model.ts";
+import { MODEL_KINDS, modelState, PADDINGS } from "./model.ts";
 
 /** Value of `meta.kind` in every HW3 training checkpoint. */
 export const CHECKPOINT_KIND = "hw3-training";
@@ -134,6 +134,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
       "config.kernelSize",
       isPositiveInt(config.kernelSize) && (config.kernelSize as number) % 2 === 1,
     ],
+    ["config.padding", PADDINGS.includes(config.padding as never)],
     [
       "config.dropRate",
       typeof config.dropRate === "number" && config.dropRate >= 0 && config.dropRate < 1,

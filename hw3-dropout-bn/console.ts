@@ -130,6 +130,9 @@ export function trainFlags(config: Hw3Config): string[] {
   if (config.kind === "cnn" && config.kernelSize !== d.kernelSize) {
     args.push("--kernel-size", `${config.kernelSize}`);
   }
+  if (config.kind === "cnn" && config.padding !== d.padding) {
+    args.push("--padding", config.padding);
+  }
   if (config.dropRate !== d.dropRate) args.push("--drop-rate", `${config.dropRate}`);
   if (config.batchNorm !== d.batchNorm) args.push("--bn", config.batchNorm ? "on" : "off");
   if (config.epochs !== d.epochs) args.push("--epochs", `${config.epochs}`);

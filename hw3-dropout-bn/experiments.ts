@@ -192,7 +192,8 @@ function bestRun(runs: readonly NamedRun[]): NamedRun {
 /** Score the best checkpoint of `run` in every rung of the mode ladder. */
 async function lossBreakdown(backend: Backend, data: Hw3Data, run: NamedRun): Promise<Breakdown> {
   const config = run.result.config;
-  // A fresh network, so that the dropout masks drawn here touch no generator a run still uses.
+  // Build a fresh network, because the dropout masks drawn here must not advance the generator
+  // of a run that continues.
   const parts = buildRun(backend, config);
   restoreTraining(
     await loadCheckpoint(run.result.bestCheckpoint),

@@ -23,6 +23,10 @@ import {
   type Tensor,
 } from "@nn/core";
 
+/** Padding modes of the CNN's convolutions, accepted by `--padding`. */
+export const PADDINGS = ["same", "valid"] as const;
+export type Padding = typeof PADDINGS[number];
+
 /** Network kinds accepted by `--model`. */
 export const MODEL_KINDS = ["mlp", "cnn"] as const;
 export type ModelKind = typeof MODEL_KINDS[number];
@@ -37,8 +41,13 @@ export interface ModelSpec {
   hidden: number;
   /** Output channels of the CNN's two convolutions, which the MLP ignores. */
   channels: [number, number];
-  /** Odd kernel size K of both convolutions, which pad by `(K − 1) / 2`; the MLP ignores it. */
+  /** Odd kernel size K of both convolutions, which the MLP ignores. */
   kernelSize: number;
+  /**
+   * Padding of both convolutions, which the MLP ignores: `same` pads `(K − 1) / 2` zeros on every
+   * side so the output keeps the input's size, `valid` pads none so it shrinks by `K − 1`.
+   */
+  padding: Padding;
   /** Probability of dropping a unit in every Dropout layer, in `[0, 1)`. */
   dropRate: number;
   /** Whether a batch-norm layer follows each hidden Linear or Conv2D layer. */
@@ -86,24 +95,47 @@ export function buildMlp(backend: Backend, spec: ModelSpec, rng: Rng): Sequentia
 }
 
 /**
- * Build the CNN: two blocks of Conv2D K×K with padding `(K − 1) / 2`, [BatchNorm2d], ReLU,
- * Dropout, MaxPool2D 2, then reshape and Linear to 10, the course's order.
+ * Return the height (and width) of each stage of the CNN for 28×28 images: after conv1, pool1,
+ * conv2 and pool2. Pooling halves a size and drops an odd row.
+ */
+export function cnnSizes(spec: Pick<ModelSpec, "kernelSize" | "padding">): number[] {
+  const shrink = spec.padding === "same" ? 0 : spec.kernelSize - 1;
+  const conv1 = 28 - shrink;
+  const pool1 = Math.floor(conv1 / 2);
+  const conv2 = pool1 - shrink;
+  return [conv1, pool1, conv2, Math.floor(conv2 / 2)];
+}
+
+/**
+ * Build the CNN: two blocks of Conv2D K×K, [BatchNorm2d], ReLU, Dropout, MaxPool2D 2, then
+ * reshape and Linear to 10, the course's order.
  *
- * Shapes with channels `[C1, C2]`: `[N, 1, 28, 28]` → conv1 `[N, C1, 28, 28]` → pool1
- * `[N, C1, 14, 14]` → conv2 `[N, C2, 14, 14]` → pool2 `[N, C2, 7, 7]` → `[N, 49·C2]` →
- * `[N, 10]`. Layer names: `conv1, bn1, relu1, drop1, pool1, conv2, bn2, relu2, drop2, pool2,
- * flatten, fc`.
+ * Shapes with channels `[C1, C2]` and the sizes S1…S4 of {@linkcode cnnSizes}: `[N, 1, 28, 28]`
+ * → conv1 `[N, C1, S1, S1]` → pool1 `[N, C1, S2, S2]` → conv2 `[N, C2, S3, S3]` → pool2
+ * `[N, C2, S4, S4]` → `[N, C2·S4²]` → `[N, 10]`. With `same` padding S1…S4 are 28, 14, 14, 7;
+ * with `valid` padding and K = 5 they are 24, 12, 8, 4. Layer names: `conv1, bn1, relu1, drop1,
+ * pool1, conv2, bn2, relu2, drop2, pool2, flatten, fc`.
+ *
+ * @throws {RangeError} when the kernel is too large for the images to survive both blocks
  *
  * @param rng draws the initial weights and, later, the dropout masks
  */
 export function buildCnn(backend: Backend, spec: ModelSpec, rng: Rng): Sequential {
   const [c1, c2] = spec.channels;
   const k = spec.kernelSize;
+  const sizes = cnnSizes(spec);
+  if (sizes[3] < 1) {
+    throw new RangeError(
+      `buildCnn: kernel size ${k} with ${spec.padding} padding leaves no pixel after pool2 ` +
+        `(sizes ${sizes.join(", ")})`,
+    );
+  }
+  const features = c2 * sizes[3] * sizes[3];
   const layers: Layer[] = [];
   for (const [block, inChannels, outChannels] of [[1, 1, c1], [2, c1, c2]]) {
     layers.push(
       new Conv2D(backend, inChannels, outChannels, k, {
-        pad: (k - 1) / 2,
+        pad: spec.padding === "same" ? (k - 1) / 2 : 0,
         initStd: heStd(inChannels * k * k),
         rng,
         name: `conv${block}`,
@@ -117,8 +149,8 @@ export function buildCnn(backend: Backend, spec: ModelSpec, rng: Rng): Sequentia
     );
   }
   layers.push(
-    new Reshape([49 * c2], { name: "flatten" }),
-    new Linear(backend, 49 * c2, 10, { initStd: logitStd(49 * c2), rng, name: "fc" }),
+    new Reshape([features], { name: "flatten" }),
+    new Linear(backend, features, 10, { initStd: logitStd(features), rng, name: "fc" }),
   );
   return new Sequential(layers, { name: "cnn" });
 }
@@ -145,13 +177,15 @@ export function modelState(model: Sequential): Record<string, Tensor> {
 /** Describe an architecture in one line, e.g. `MLP 784-1024-10, BN, dropout 0.3`. */
 export function describeModel(spec: ModelSpec): string {
   const bn = spec.batchNorm ? "BN" : "no BN";
-  const body = spec.kind === "mlp"
-    ? `MLP 784-${spec.hidden}-10`
-    : `CNN conv${spec.kernelSize}×${spec.kernelSize} ${
-      spec.channels[0]
-    }, conv${spec.kernelSize}×${spec.kernelSize} ${spec.channels[1]}, Linear ${
-      49 * spec.channels[1]
-    }→10`;
+  let body: string;
+  if (spec.kind === "mlp") {
+    body = `MLP 784-${spec.hidden}-10`;
+  } else {
+    const k = `${spec.kernelSize}×${spec.kernelSize}`;
+    const [c1, c2] = spec.channels;
+    const s4 = cnnSizes(spec)[3];
+    body = `CNN conv${k} ${c1}, conv${k} ${c2} (${spec.padding}), Linear ${c2 * s4 * s4}→10`;
+  }
   return `${body}, ${bn}, dropout ${spec.dropRate}`;
 }
 

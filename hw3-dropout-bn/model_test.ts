@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { BatchNorm2d, type Conv2D, createTsBackend, Dropout, Rng } from "@nn/core";
+import { BatchNorm2d, type Conv2D, createTsBackend, Dropout, type Linear, Rng } from "@nn/core";
 import { defaultConfig } from "./config.ts";
-import { buildModel, describeModel, layerChain, modelState } from "./model.ts";
+import { buildModel, cnnSizes, describeModel, layerChain, modelState } from "./model.ts";
 
 Deno.test("buildModel() builds the course's layer order", async (t) => {
   const backend = createTsBackend();
@@ -52,12 +52,41 @@ Deno.test("buildModel() builds the course's layer order", async (t) => {
   }
 });
 
+Deno.test("cnnSizes() follows padding and kernel size", () => {
+  assert.deepEqual(cnnSizes({ kernelSize: 3, padding: "same" }), [28, 14, 14, 7]);
+  assert.deepEqual(cnnSizes({ kernelSize: 5, padding: "valid" }), [24, 12, 8, 4]);
+  assert.deepEqual(cnnSizes({ kernelSize: 3, padding: "valid" }), [26, 13, 11, 5]);
+  assert.throws(
+    () =>
+      buildModel(
+        createTsBackend(),
+        { ...defaultConfig("cnn"), kernelSize: 13, padding: "valid" },
+        new Rng(1),
+      ),
+    /kernel size 13 with valid padding leaves no pixel after pool2/,
+  );
+});
+
+Deno.test("buildModel() gives valid 5×5 convolutions no padding", () => {
+  const backend = createTsBackend();
+  const model = buildModel(backend, {
+    ...defaultConfig("cnn"),
+    channels: [2, 3],
+    kernelSize: 5,
+    padding: "valid",
+  }, new Rng(1));
+  assert.equal((model.layers[0] as Conv2D).geometry.pad, 0);
+  assert.deepEqual(model.forward(backend.zeros([2, 1, 28, 28]), false).shape, [2, 10]);
+  assert.equal((model.layers.at(-1) as Linear).inFeatures, 3 * 4 * 4);
+});
+
 Deno.test("buildModel() pads 5×5 convolutions to keep the size", () => {
   const backend = createTsBackend();
   const model = buildModel(backend, {
     ...defaultConfig("cnn"),
     channels: [2, 3],
     kernelSize: 5,
+    padding: "same",
   }, new Rng(1));
   const conv1 = model.layers[0] as Conv2D;
   assert.equal(conv1.kernelSize, 5);
@@ -80,8 +109,25 @@ Deno.test("describeModel() and layerChain() name widths and layers", () => {
     "MLP 784-256-10, BN, dropout 0.5",
   );
   assert.equal(
-    describeModel({ ...defaultConfig("cnn"), batchNorm: false }),
-    "CNN conv3×3 32, conv3×3 64, Linear 3136→10, no BN, dropout 0.1",
+    describeModel({
+      ...defaultConfig("cnn"),
+      channels: [32, 64],
+      kernelSize: 3,
+      padding: "same",
+      batchNorm: false,
+      dropRate: 0.1,
+    }),
+    "CNN conv3×3 32, conv3×3 64 (same), Linear 3136→10, no BN, dropout 0.1",
+  );
+  assert.equal(
+    describeModel({
+      ...defaultConfig("cnn"),
+      kernelSize: 5,
+      padding: "valid",
+      channels: [8, 16],
+      dropRate: 0.2,
+    }),
+    "CNN conv5×5 8, conv5×5 16 (valid), Linear 256→10, BN, dropout 0.2",
   );
   assert.equal(layerChain(defaultConfig("mlp")), "Linear → BN → ReLU → Dropout → Linear");
   assert.equal(

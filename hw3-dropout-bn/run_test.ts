@@ -273,13 +273,16 @@ Deno.test("splitMnist() keeps the last images for validation", async () => {
 });
 
 Deno.test("configDifferences() skips the unused architecture field", () => {
-  const mlp = defaultConfig("mlp");
-  assert.deepEqual(configDifferences(mlp, { ...mlp, channels: [1, 2] }), []);
+  const mlp = { ...defaultConfig("mlp"), hidden: 64, dropRate: 0.3 };
+  assert.deepEqual(configDifferences(mlp, { ...mlp, channels: [1, 2], kernelSize: 7 }), []);
   assert.deepEqual(configDifferences(mlp, { ...mlp, hidden: 10 }), [
-    "hidden is 1024 in the checkpoint but 10 here",
+    "hidden is 64 in the checkpoint but 10 here",
   ]);
-  assert.deepEqual(configDifferences(mlp, defaultConfig("cnn"), ["epochs"]), [
+  // Between kinds every field counts, the unused ones included.
+  const cnn = { ...mlp, kind: "cnn" as const, hidden: 128, dropRate: 0.1, epochs: 99 };
+  assert.deepEqual(configDifferences(mlp, cnn, ["epochs"]), [
     'kind is "mlp" in the checkpoint but "cnn" here',
+    "hidden is 64 in the checkpoint but 128 here",
     "dropRate is 0.3 in the checkpoint but 0.1 here",
   ]);
 });

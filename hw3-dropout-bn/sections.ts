@@ -7,7 +7,7 @@
 
 import { formatDuration, formatNumber, formatPercent, markdownTable, reportHeader } from "@nn/core";
 import { MODE_LADDER, type Score } from "./analysis.ts";
-import { describeModel, layerChain } from "./model.ts";
+import { cnnSizes, describeModel, layerChain } from "./model.ts";
 import { epochTable, type NamedRun, resultsTable, sumSeconds } from "./report.ts";
 import type { ResumeDemoResult } from "./resume_demo.ts";
 
@@ -144,9 +144,9 @@ function networksTable(runs: readonly NamedRun[]): string {
       const c = run.result.config;
       const widths = c.kind === "mlp"
         ? `784 → ${c.hidden} → 10`
-        : `conv ${c.kernelSize}×${c.kernelSize} pad ${(c.kernelSize - 1) / 2}: 1 → ` +
-          `${c.channels[0]} → ${c.channels[1]} channels, max-pool 2×2 after each, Linear ` +
-          `${49 * c.channels[1]} → 10`;
+        : `conv ${c.kernelSize}×${c.kernelSize} (${c.padding} padding): 1 → ` +
+          `${c.channels[0]} → ${c.channels[1]} channels, max-pool 2×2 after each, maps ` +
+          `${cnnSizes(c).join(" → ")}, Linear ${c.channels[1] * cnnSizes(c)[3] ** 2} → 10`;
       return [run.label, layerChain(c), widths, c.dropRate, run.result.parameters];
     }),
     ["left", "left", "left"],
@@ -267,7 +267,9 @@ function batchNormText(pairs: readonly [NamedRun, NamedRun][]): string {
 
 /** Return `more` when `a > b`, `less` when `a < b`, else `the same`. */
 function compareWord(a: number, b: number, more: string, less: string): string {
-  return a > b ? more : a < b ? less : "the same";
+  if (a > b) return more;
+  if (a < b) return less;
+  return "the same";
 }
 
 function sweepText(sweep: readonly NamedRun[]): string {

@@ -28,7 +28,7 @@ import {
 import { commandLine, loadData, trainFlags, trainWithConsole } from "./console.ts";
 import { readCheckpointMeta, restoreTraining } from "./checkpoint.ts";
 import { defaultConfig, type Hw3Config, KIND_DEFAULTS, SHARED_DEFAULTS } from "./config.ts";
-import { describeModel, MODEL_KINDS } from "./model.ts";
+import { describeModel, MODEL_KINDS, PADDINGS } from "./model.ts";
 import { writeReport } from "./experiments.ts";
 import { batches, buildRun, VALIDATION_SIZE } from "./run.ts";
 import {
@@ -77,6 +77,12 @@ export const TRAIN_COMMAND = {
     ),
     kernelSize: flag.positiveInt(
       `odd kernel size of the CNN's convolutions, padded to keep the size (default: ${s.kernelSize})`,
+      undefined,
+    ),
+    padding: flag.choice(
+      "padding of the CNN's convolutions: same keeps the size, valid shrinks it by K − 1 " +
+        `(default: ${s.padding})`,
+      PADDINGS,
       undefined,
     ),
     dropRate: flag.probability(
@@ -164,7 +170,7 @@ export const REPORT_COMMAND = {
     epochsCnn: flag.positiveInt("epochs of the CNN", KIND_DEFAULTS.cnn.epochs),
     epochsCnnNoBn: flag.positiveInt(
       "epochs of the CNN without batch norm, at most --epochs-cnn",
-      KIND_DEFAULTS.cnn.epochs,
+      4,
     ),
     epochsSweep: flag.positiveInt(
       "epochs of each run of the MLP's drop-rate sweep, which picks the MLP's rate",
@@ -209,6 +215,7 @@ function trainConfig(
       ? [flags.channels[0], flags.channels[1]]
       : [...base.channels],
     kernelSize: flags.kernelSize ?? base.kernelSize,
+    padding: flags.padding ?? base.padding,
     dropRate: flags.dropRate ?? base.dropRate,
     batchNorm: flags.bn === undefined ? base.batchNorm : flags.bn === "on",
     epochs: flags.epochs ?? base.epochs,

@@ -189,11 +189,25 @@ Deno.test("trainFlags() lists the settings that differ from the defaults", () =>
   assert.deepEqual(
     trainFlags({
       ...defaultConfig("cnn"),
-      kernelSize: 5,
+      kernelSize: 3,
+      padding: "same",
       batchNorm: false,
       dropRate: 0.5,
       epochs: 3,
     }),
-    ["--model", "cnn", "--kernel-size", "5", "--drop-rate", "0.5", "--bn", "off", "--epochs", "3"],
+    [
+      "--model",
+      "cnn",
+      "--kernel-size",
+      "3",
+      "--padding",
+      "same",
+      "--drop-rate",
+      "0.5",
+      "--bn",
+      "off",
+      "--epochs",
+      "3",
+    ],
   );
 });

@@ -20,6 +20,7 @@ import {
 } from "./recurrent.ts";
 import {
   activeCounts,
+  addRowVector,
   firstRows,
   flattenSteps,
   rowsView,
@@ -27,6 +28,7 @@ import {
   stepRows,
   stepsFrom,
   stepsUntil,
+  sumRows,
   tanh,
   transposeInto,
   Workspace,
@@ -126,7 +128,7 @@ export class BasicRnn implements RecurrentLayer {
     }
     const z = flattenSteps(stepsFrom(h, 1));
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
-    this.#backend.addRowVector(z, this.b.value);
+    addRowVector(z, this.b.value);
 
     const hd = h.data;
     for (let t = 0; t < steps; t++) {
@@ -194,7 +196,7 @@ export class BasicRnn implements RecurrentLayer {
     const dZ2 = flattenSteps(dZ);
     this.#backend.matmul(flattenSteps(x), dZ2, this.#dWx, { transA: true });
     this.#backend.matmul(flattenSteps(stepsUntil(h, steps)), dZ2, this.#dWh, { transA: true });
-    this.#backend.sumRows(dZ2, this.b.grad);
+    sumRows(dZ2, this.b.grad);
 
     const dX = this.#dX.view([steps, batch, this.inputSize]);
     this.#backend.matmul(dZ2, this.#wx, flattenSteps(dX), { transB: true });

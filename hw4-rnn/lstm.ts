@@ -20,6 +20,7 @@ import {
 } from "./recurrent.ts";
 import {
   activeCounts,
+  addRowVector,
   firstRows,
   flattenSteps,
   rowsView,
@@ -28,6 +29,7 @@ import {
   stepRows,
   stepsFrom,
   stepsUntil,
+  sumRows,
   tanh,
   transposeInto,
   Workspace,
@@ -163,7 +165,7 @@ export class Lstm implements RecurrentLayer {
     // here but never read.
     const z = flattenSteps(gates);
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
-    this.#backend.addRowVector(z, this.b.value);
+    addRowVector(z, this.b.value);
 
     const zd = gates.data, hd = h.data, cd = c.data, td = tanhC.data;
     const fb = this.forgetBias;
@@ -275,7 +277,7 @@ export class Lstm implements RecurrentLayer {
     const hPrev = stepsUntil(h, steps);
     this.#backend.matmul(flattenSteps(x), dZ2, this.#dWx, { transA: true });
     this.#backend.matmul(flattenSteps(hPrev), dZ2, this.#dWh, { transA: true });
-    this.#backend.sumRows(dZ2, this.b.grad);
+    sumRows(dZ2, this.b.grad);
 
     const dX = this.#dX.view([steps, batch, this.inputSize]);
     this.#backend.matmul(dZ2, this.#wx, flattenSteps(dX), { transB: true });

@@ -152,7 +152,16 @@ export class ClippedSgd {
 }
 
 function sumOfSquares(data: Float32Array, start: number, count: number): number {
-  let sum = 0;
-  for (let i = start; i < start + count; i++) sum += data[i] * data[i];
-  return sum;
+  // Four partial sums let the CPU overlap the additions.
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const end = start + count, end4 = start + (count & ~3);
+  let i = start;
+  for (; i < end4; i += 4) {
+    s0 += data[i] * data[i];
+    s1 += data[i + 1] * data[i + 1];
+    s2 += data[i + 2] * data[i + 2];
+    s3 += data[i + 3] * data[i + 3];
+  }
+  for (; i < end; i++) s0 += data[i] * data[i];
+  return s0 + s1 + s2 + s3;
 }

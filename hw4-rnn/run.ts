@@ -55,7 +55,12 @@ export interface Hw4Config {
   dispFreq: number;
 }
 
-/** The final network: a bidirectional LSTM with structured self-attention. */
+/**
+ * The final network: a bidirectional LSTM with structured self-attention. The learning rate,
+ * its decay and the dropout were chosen on dev accuracy among runs at lr 0.005 to 0.3, decay 1
+ * to 0.8 and dropout 0.2 to 0.5. The assignment's lr 0.005 trains this network slowly: 41% dev
+ * accuracy after 10 epochs.
+ */
 export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
   cell: "lstm",
   hidden: 150,
@@ -65,10 +70,10 @@ export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
   attentionHidden: 150,
   attentionHops: 10,
   penalty: 1e-4,
-  dropout: 0.5,
-  epochs: 12,
-  lr: 0.005,
-  lrDecay: 1,
+  dropout: 0.2,
+  epochs: 15,
+  lr: 0.2,
+  lrDecay: 0.85,
   momentum: 0.9,
   clipNorm: 5,
   batchSize: 16,

@@ -373,8 +373,9 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     "labels inside the trees are not used. Splits: " +
     `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
     `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
-    `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} training words ` +
-    "(capped by --vocab-size) plus `_PAD` and `_UNK`.",
+    `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} most frequent ` +
+    `training words (--vocab-size ${flags.vocabSize} counts \`_PAD\` and \`_UNK\` too) plus ` +
+    "`_PAD` and `_UNK`.",
     "",
     "## Results",
     "",
