@@ -76,7 +76,7 @@ export const TRAIN_COMMAND = {
       undefined,
     ),
     kernelSize: flag.positiveInt(
-      `odd kernel size of the CNN's convolutions, padded to keep the size (default: ${s.kernelSize})`,
+      `odd kernel size of the CNN's convolutions (default: ${s.kernelSize})`,
       undefined,
     ),
     padding: flag.choice(

@@ -55,25 +55,30 @@ export interface PackedBatch {
 export class SentenceBatches {
   readonly batchSize: number;
   readonly classes: number;
+  /** Batches per length bucket of a shuffled epoch; 1 turns bucketing off. */
+  readonly bucketBatches: number;
   readonly #backend: Backend;
   readonly #sentences: readonly EncodedSentence[];
   /** One-hot target tensors by batch size, reused between batches. */
   readonly #targets = new Map<number, Tensor>();
 
   /**
-   * @throws {RangeError} when there are no sentences, the batch size is not a positive integer,
-   *   a sentence is empty or a label is not below `classes`
+   * `bucketBatches` (default 1) groups a shuffled epoch by length, as {@linkcode epoch} describes.
+   *
+   * @throws {RangeError} when there are no sentences, the batch size or `bucketBatches` is not a
+   *   positive integer, a sentence is empty or a label is not below `classes`
    */
   constructor(
     backend: Backend,
     sentences: readonly EncodedSentence[],
-    options: { batchSize: number; classes: number },
+    options: { batchSize: number; classes: number; bucketBatches?: number },
   ) {
     if (sentences.length === 0) throw new RangeError("SentenceBatches: no sentences");
-    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
-      throw new RangeError(
-        `SentenceBatches: batchSize must be a positive integer, got ${options.batchSize}`,
-      );
+    for (const name of ["batchSize", "bucketBatches"] as const) {
+      const value = options[name] ?? 1;
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(`SentenceBatches: ${name} must be a positive integer, got ${value}`);
+      }
     }
     for (const [i, s] of sentences.entries()) {
       if (s.ids.length === 0) throw new RangeError(`SentenceBatches: sentence ${i} has no words`);
@@ -87,6 +92,7 @@ export class SentenceBatches {
     this.#sentences = sentences;
     this.batchSize = options.batchSize;
     this.classes = options.classes;
+    this.bucketBatches = options.bucketBatches ?? 1;
   }
 
   /** Number of sentences. */
@@ -103,12 +109,34 @@ export class SentenceBatches {
    * Yield one epoch of batches covering every sentence once: in data-set order without `rng`,
    * in a fresh random order with it. The last batch is short when the count is not a multiple
    * of the batch size.
+   *
+   * With `rng` and `bucketBatches` B > 1, the shuffled order is cut into buckets of B batches'
+   * sentences, each bucket is sorted by length and cut into batches, and the batches of the
+   * whole epoch are then shuffled. Batches then hold sentences of similar lengths, so the work
+   * done on padded steps stays small when lengths vary a lot. Every bucket but the epoch's last
+   * yields only full batches, so at most one batch is short.
    */
   *epoch(rng?: Rng): Generator<PackedBatch, void, undefined> {
     const order = rng ? rng.permutation(this.size) : Uint32Array.from(this.#sentences.keys());
-    for (let start = 0; start < order.length; start += this.batchSize) {
-      yield this.pack(order.subarray(start, start + this.batchSize));
+    if (rng === undefined || this.bucketBatches === 1) {
+      for (let start = 0; start < order.length; start += this.batchSize) {
+        yield this.pack(order.subarray(start, start + this.batchSize));
+      }
+      return;
     }
+
+    const bucketSize = this.bucketBatches * this.batchSize;
+    const batches: number[][] = [];
+    for (let from = 0; from < order.length; from += bucketSize) {
+      // A stable sort, so sentences of equal length keep their shuffled order.
+      const bucket = Array.from(order.subarray(from, from + bucketSize)).sort(
+        (a, b) => this.#sentences[b].ids.length - this.#sentences[a].ids.length,
+      );
+      for (let start = 0; start < bucket.length; start += this.batchSize) {
+        batches.push(bucket.slice(start, start + this.batchSize));
+      }
+    }
+    for (const i of rng.permutation(batches.length)) yield this.pack(batches[i]);
   }
 
   /** Pack the sentences at `indices` into one batch, sorted by non-increasing length. */

@@ -9,7 +9,14 @@
 export { SelfAttention, type SelfAttentionOptions } from "./attention.ts";
 export { BasicRnn } from "./basic_rnn.ts";
 export { type EncodedSentence, type PackedBatch, SentenceBatches } from "./batches.ts";
-export { encodeSentences, prepareData, type PreparedData, type PrepareOptions } from "./data.ts";
+export {
+  encodeSentences,
+  type PhraseSet,
+  prepareData,
+  type PreparedData,
+  type PrepareOptions,
+  trainingPhrases,
+} from "./data.ts";
 export { Dropout } from "./dropout.ts";
 export { Embedding, type EmbeddingOptions } from "./embedding.ts";
 export {
@@ -47,6 +54,7 @@ export {
   type EvaluateResult,
   type Hw4Config,
   type Hw4Data,
+  PHRASE_BUCKET_BATCHES,
   type RunResult,
   runTraining,
 } from "./run.ts";
@@ -56,6 +64,7 @@ export {
   type LoadSstOptions,
   parseTree,
   parseTreeFile,
+  type Phrase,
   type Sst,
   SST_URL,
   SST_ZIP_SHA256,

@@ -68,6 +68,15 @@ const METRICS = {
 } satisfies Record<string, Metric>;
 
 /**
+ * Return `title` with "training" replaced by "training-phrase" when every run trained on
+ * phrases, e.g. `training-phrase loss`.
+ */
+function phraseTitle(title: string, runs: readonly NamedRun[]): string {
+  const phrases = runs.length > 0 && runs.every((run) => run.result.config.trainPhrases);
+  return phrases ? title.replace("training", "training-phrase") : title;
+}
+
+/**
  * Write one plot per metric with one line per run, `<prefix><metric>.svg`, so that each run
  * keeps its color in all four. Returns the file names by metric.
  */
@@ -88,7 +97,7 @@ export async function writeComparisonPlots(
           x: run.result.epochs.map((e) => e.epoch),
           y: run.result.epochs.map(metric.pick),
         })),
-        title: `${title}: ${metric.title} per epoch`,
+        title: `${title}: ${phraseTitle(metric.title, runs)} per epoch`,
         xLabel: "epoch",
         yLabel: metric.yLabel,
       }),
@@ -100,7 +109,8 @@ export async function writeComparisonPlots(
 
 /**
  * Write `<prefix>loss.svg` and `<prefix>acc.svg` for one run: training (solid, the mean over
- * each epoch, with dropout) and dev (dashed, after each epoch). Returns the two file names.
+ * each epoch's sentences or phrases, with dropout) and dev (dashed, after each epoch). Returns
+ * the two file names.
  */
 export async function writeRunPlots(
   dir: string,
@@ -110,8 +120,9 @@ export async function writeRunPlots(
 ): Promise<{ loss: string; acc: string }> {
   const names = { loss: `${prefix}loss.svg`, acc: `${prefix}acc.svg` };
   const x = run.result.epochs.map((e) => e.epoch);
+  const trainName = run.result.config.trainPhrases ? "training phrases" : "train";
   const pair = (train: Metric, dev: Metric): PlotSeries[] => [
-    { name: "train", x, y: run.result.epochs.map(train.pick) },
+    { name: trainName, x, y: run.result.epochs.map(train.pick) },
     { name: "dev", x, y: run.result.epochs.map(dev.pick), dashed: true },
   ];
   await writeFileAtomic(
@@ -170,10 +181,17 @@ export function resultsTable(runs: readonly NamedRun[]): string {
   );
 }
 
-/** Return the per-epoch table of one run, with the best dev epoch in bold. */
+/**
+ * Return the per-epoch table of one run, with the best dev epoch in bold. Its training columns
+ * are headed "loss on training phrases" and "accuracy on training phrases" when the run trained
+ * on phrases.
+ */
 export function epochTable(result: RunResult): string {
+  const [trainLoss, trainAcc] = result.config.trainPhrases
+    ? ["loss on training phrases", "accuracy on training phrases"]
+    : ["train loss", "train accuracy"];
   return markdownTable(
-    ["epoch", "train loss", "train accuracy", "dev loss", "dev accuracy", "clipped steps", "time"],
+    ["epoch", trainLoss, trainAcc, "dev loss", "dev accuracy", "clipped steps", "time"],
     result.epochs.map((e) => {
       const dev = formatPercent(e.devAcc);
       return [

@@ -5,7 +5,8 @@
  * Each line of `train.txt`, `dev.txt` and `test.txt` is one sentence as a binarized tree whose
  * every node carries a sentiment label from 0 (very negative) to 4 (very positive), e.g.
  * `(3 (2 It) (4 (4 (2 's) (4 great)) (2 .)))`. A sentence's label is its root's label and its
- * words are the tree's leaves, left to right.
+ * words are the tree's leaves, left to right. Every node, the root and the leaves included, is a
+ * labeled phrase: the leaves under it, with its own label.
  *
  * {@linkcode loadSst} reads the splits from the first of these sources:
  * 1. `dataDir` (`--data-dir`), the only source when given: a folder with the three text files
@@ -32,12 +33,27 @@ export const SST_ZIP_NAME = "trainDevTestTrees_PTB.zip";
 /** SHA-256 of Stanford's archive (789,539 bytes, members dated 2013-10-15). */
 export const SST_ZIP_SHA256 = "5c613a4f673fc74097d523a2c83f38e0cc462984d847b82c7aaf36b01cbbbfcc";
 
-/** A sentence with its root label. */
+/** A labeled node of a tree: its label and the leaves under it, `tokens[start, end)`. */
+export interface Phrase {
+  /** The node's label, 0 to 4. */
+  label: number;
+  /** Index of the node's first leaf in the sentence's `tokens`. */
+  start: number;
+  /** One past the index of the node's last leaf. */
+  end: number;
+}
+
+/** A sentence with its root label and the labeled phrases of its tree. */
 export interface LabeledSentence {
   /** Root label, 0 to 4. */
   label: number;
   /** The leaves, as written in the file (`-LRB-`, `n't`, `\/` included). */
   tokens: string[];
+  /**
+   * Every node of the tree in pre-order, so `phrases[0]` is the root, which spans every token.
+   * A leaf's node is a one-token phrase.
+   */
+  phrases: Phrase[];
 }
 
 /** The three splits and where they came from. */
@@ -62,7 +78,7 @@ export class TreeSyntaxError extends DataError {
 }
 
 /**
- * Parse one bracketed tree and return its root label and leaves.
+ * Parse one bracketed tree and return its root label, its leaves and its labeled phrases.
  *
  * A node is `(label word)` or `(label child child …)`; labels are single digits 0 to 4, and
  * words are runs of characters other than whitespace and brackets.
@@ -79,9 +95,13 @@ export function parseTree(text: string, file = "<tree>", line = 1): LabeledSente
   const isSpace = (c: string) => c === " " || c === "\t" || c === "\r";
   const isDelimiter = (c: string) => c === "(" || c === ")" || isSpace(c);
 
-  /** Open nodes, innermost last, with each one's start and its words and children so far. */
-  const open: { start: number; words: number; children: number }[] = [];
+  /**
+   * Open nodes, innermost last: each one's column, its words and children so far, and its
+   * index in `phrases`, whose `end` is set when the node closes.
+   */
+  const open: { start: number; words: number; children: number; phrase: number }[] = [];
   const tokens: string[] = [];
+  const phrases: Phrase[] = [];
   let rootLabel = -1;
   let pos = 0;
   while (pos < text.length && isSpace(text[pos])) pos++;
@@ -112,7 +132,8 @@ export function parseTree(text: string, file = "<tree>", line = 1): LabeledSente
         fail(pos, label === "" ? 'missing label after "("' : `label "${label}" is not 0-4`);
       }
       if (rootLabel < 0) rootLabel = Number(label);
-      open.push({ start, words: 0, children: 0 });
+      open.push({ start, words: 0, children: 0, phrase: phrases.length });
+      phrases.push({ label: Number(label), start: tokens.length, end: tokens.length });
       pos = end;
     } else if (c === ")") {
       const node = open.pop();
@@ -120,6 +141,7 @@ export function parseTree(text: string, file = "<tree>", line = 1): LabeledSente
       if (node!.words === 0 && node!.children === 0) {
         fail(pos, `the node opened at column ${node!.start + 1} has no word and no subtrees`);
       }
+      phrases[node!.phrase].end = tokens.length;
       pos++;
       if (open.length === 0) {
         while (pos < text.length && isSpace(text[pos])) pos++;
@@ -150,7 +172,7 @@ export function parseTree(text: string, file = "<tree>", line = 1): LabeledSente
         `(the innermost opened at column ${open[open.length - 1].start + 1})`,
     );
   }
-  return { label: rootLabel, tokens };
+  return { label: rootLabel, tokens, phrases };
 }
 
 /**

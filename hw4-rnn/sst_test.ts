@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { encodeZip } from "@nn/core";
-import { loadSst, parseTree, parseTreeFile, SST_ZIP_NAME } from "./sst.ts";
+import { type LabeledSentence, loadSst, parseTree, parseTreeFile, SST_ZIP_NAME } from "./sst.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -92,7 +92,100 @@ Deno.test("parseTreeFile() names the file and line and skips blank lines", () =>
     return true;
   });
   const good = parseTreeFile("(3 (2 a) (3 b))\n\n(1 (1 c))\n", "dev.txt");
-  assert.deepEqual(good, [{ label: 3, tokens: ["a", "b"] }, { label: 1, tokens: ["c"] }]);
+  assert.deepEqual(good, [
+    {
+      label: 3,
+      tokens: ["a", "b"],
+      phrases: [{ label: 3, start: 0, end: 2 }, { label: 2, start: 0, end: 1 }, {
+        label: 3,
+        start: 1,
+        end: 2,
+      }],
+    },
+    {
+      label: 1,
+      tokens: ["c"],
+      phrases: [{ label: 1, start: 0, end: 1 }, { label: 1, start: 0, end: 1 }],
+    },
+  ]);
+});
+
+/**
+ * Return every node of a well-formed tree line in pre-order with its label and words, found by
+ * matching brackets in the text: an oracle independent of `parseTree`'s spans.
+ */
+function nodesByBrackets(line: string): { label: number; words: string[] }[] {
+  const nodes: { label: number; words: string[] }[] = [];
+  for (let open = line.indexOf("("); open >= 0; open = line.indexOf("(", open + 1)) {
+    let depth = 0, close = open;
+    for (; close < line.length; close++) {
+      if (line[close] === "(") depth++;
+      if (line[close] === ")" && --depth === 0) break;
+    }
+    const inner = line.slice(open + 1, close);
+    const label = Number(inner.trimStart()[0]);
+    // A word is a run without brackets or spaces that directly follows a label.
+    const words = [...inner.matchAll(/\([0-4]\s+([^()\s]+)/g)].map((m) => m[1]);
+    const own = /^\s*[0-4]\s+([^()\s]+)/.exec(inner);
+    nodes.push({ label, words: own ? [own[1]] : words });
+  }
+  return nodes;
+}
+
+Deno.test("parseTree() records each node's label and leaf span", async (t) => {
+  const cases = [
+    {
+      name: "nested brackets",
+      line: "(3 (2 (2 The) (2 Rock)) (4 (3 (2 is) (4 great)) (2 .)))",
+      phrases: [
+        [3, 0, 5],
+        [2, 0, 2],
+        [2, 0, 1],
+        [2, 1, 2],
+        [4, 2, 5],
+        [3, 2, 4],
+        [2, 2, 3],
+        [4, 3, 4],
+        [2, 4, 5],
+      ],
+    },
+    {
+      name: "left-branching escaped brackets",
+      line: "(1 (1 (1 (2 -LRB-) (1 n't)) (2 -RRB-)) (2 .))",
+      phrases: [[1, 0, 4], [1, 0, 3], [1, 0, 2], [2, 0, 1], [1, 1, 2], [2, 2, 3], [2, 3, 4]],
+    },
+    { name: "one word", line: "  (0   (0 awful) )\r", phrases: [[0, 0, 1], [0, 0, 1]] },
+    { name: "a bare leaf as the root", line: "(4 great)", phrases: [[4, 0, 1]] },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const tree = parseTree(c.line);
+      const expected = c.phrases.map(([label, start, end]) => ({ label, start, end }));
+      assert.deepEqual(tree.phrases, expected);
+    });
+  }
+});
+
+Deno.test("parseTree() phrases cover the leaves under their node", async (t) => {
+  const lines = [
+    "(3 (2 (2 The) (2 Rock)) (4 (3 (2 is) (4 great)) (2 .)))",
+    "(1 (2 (2 -LRB-) (2 it)) (1 (1 (2 does) (1 n't)) (2 -RRB-)))",
+    "(4 (2 (2 1\\/2) (2 \\*\\*\\*)) (4 André))",
+    "(2 (2 (2 (2 a) (2 b)) (2 (2 c) (2 d))) (2 (2 (2 e) (2 f)) (2 g)))",
+  ];
+  for (const line of lines) {
+    await t.step(line, () => {
+      const tree = parseTree(line);
+      const nodes = nodesByBrackets(line);
+      assert.equal(tree.phrases.length, nodes.length);
+      assert.equal(tree.phrases.length, 2 * tree.tokens.length - 1, "a binary tree's nodes");
+      assert.deepEqual(tree.phrases[0], { label: tree.label, start: 0, end: tree.tokens.length });
+      for (const [i, phrase] of tree.phrases.entries()) {
+        assert.equal(phrase.label, nodes[i].label, `label of node ${i}`);
+        assert.deepEqual(tree.tokens.slice(phrase.start, phrase.end), nodes[i].words, `node ${i}`);
+      }
+    });
+  }
 });
 
 const SPLITS = {
@@ -112,12 +205,18 @@ function treebankZip(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-function assertSplits(sst: { train: unknown[]; dev: unknown[]; test: unknown[] }) {
-  assert.deepEqual(sst.train, [
+function assertSplits(sst: { train: LabeledSentence[]; dev: LabeledSentence[]; test: unknown[] }) {
+  const sentence = ({ label, tokens }: LabeledSentence) => ({ label, tokens });
+  assert.deepEqual(sst.train.map(sentence), [
     { label: 3, tokens: ["good", "film"] },
     { label: 1, tokens: ["bad", "plot"] },
   ]);
-  assert.deepEqual(sst.dev, [{ label: 4, tokens: ["great"] }]);
+  assert.deepEqual(sst.train[1].phrases, [
+    { label: 1, start: 0, end: 2 },
+    { label: 1, start: 0, end: 1 },
+    { label: 2, start: 1, end: 2 },
+  ]);
+  assert.deepEqual(sst.dev.map(sentence), [{ label: 4, tokens: ["great"] }]);
   assert.equal(sst.test.length, 2);
 }
 
@@ -232,5 +331,8 @@ Deno.test({
     const counts = [0, 0, 0, 0, 0];
     for (const s of sst.train) counts[s.label]++;
     assert.deepEqual(counts, [1092, 2218, 1624, 2322, 1288]);
+    const nodes = sst.train.reduce((sum, s) => sum + s.phrases.length, 0);
+    const leaves = sst.train.reduce((sum, s) => sum + s.tokens.length, 0);
+    assert.equal(nodes, 2 * leaves - sst.train.length, "every tree is binary");
   },
 });

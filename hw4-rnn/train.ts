@@ -49,7 +49,13 @@ import {
   writeRunLogs,
   writeRunPlots,
 } from "./report.ts";
-import { DEFAULT_CONFIG, evaluate, type Hw4Config, runTraining } from "./run.ts";
+import {
+  DEFAULT_CONFIG,
+  evaluate,
+  type Hw4Config,
+  PHRASE_BUCKET_BATCHES,
+  runTraining,
+} from "./run.ts";
 import { loadSst, type Sst } from "./sst.ts";
 import { Vocabulary } from "./vocab.ts";
 
@@ -76,6 +82,10 @@ export const COMMAND = {
     embeddingSize: flag.positiveInt("features of random embeddings, without --embeddings", 100),
     vocabSize: flag.positiveInt("largest vocabulary, _PAD and _UNK included", 20000),
     freezeEmbeddings: flag.boolean("keep the embedding table fixed during training"),
+    trainPhrases: flag.boolean(
+      "train on every distinct labeled phrase of the training trees, whole sentences included, " +
+        "instead of the sentences alone; the vocabulary, dev and test stay the same",
+    ),
     cell: flag.choice("recurrent cell", CELLS, d.cell),
     hidden: flag.positiveInt("hidden units per direction", d.hidden),
     layers: flag.positiveInt("stacked recurrent layers", d.layers),
@@ -156,6 +166,7 @@ function configFromFlags(flags: Flags): Hw4Config {
     seed: flags.seed,
     freezeEmbeddings: flags.freezeEmbeddings,
     dispFreq: flags.dispFreq,
+    trainPhrases: flags.trainPhrases,
   };
 }
 
@@ -205,11 +216,20 @@ async function loadData(
     embeddingSize: resumed?.embeddingSize ?? flags.embeddingSize,
     seed: flags.seed,
     vocab: resumed?.vocab,
+    trainPhrases: flags.trainPhrases,
   });
   console.log(`data:       ${sst.source}`);
   console.log(
     `sentences:  ${sst.train.length} train, ${sst.dev.length} dev, ${sst.test.length} test`,
   );
+  const phrases = prepared.phrases;
+  if (phrases !== undefined) {
+    console.log(
+      `phrases:    ${phrases.examples.length} distinct training phrases (${phrases.tokens} ` +
+        `tokens) replace the training sentences; ${phrases.conflicts} repeats with another ` +
+        "label were dropped",
+    );
+  }
   console.log(`vocabulary: ${prepared.data.vocab.size} words`);
   console.log(`embeddings: ${prepared.embeddingsSource}\n`);
   return { ...prepared, sst };
@@ -227,6 +247,7 @@ async function trainWithProgress(
 ): Promise<NamedRun> {
   const { data } = prepared;
   const perEpoch = Math.ceil(data.train.length / config.batchSize);
+  const trainName = config.trainPhrases ? "train phrases" : "train";
   const progress = new Progress({ total: perEpoch * config.epochs, label });
   const result = await runTraining(backend, data, config, {
     checkpointDir,
@@ -240,7 +261,7 @@ async function trainWithProgress(
         if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
         console.log(
           `${label} | epoch ${String(e.epoch).padStart(2)}/${config.epochs}  ` +
-            `train loss ${formatNumber(e.trainLoss)} acc ${formatPercent(e.trainAcc)}  ` +
+            `${trainName} loss ${formatNumber(e.trainLoss)} acc ${formatPercent(e.trainAcc)}  ` +
             `dev loss ${formatNumber(e.devLoss)} acc ${formatPercent(e.devAcc)}  ` +
             formatDuration(e.seconds),
         );
@@ -292,11 +313,40 @@ async function predictTest(
   checkpointPath: string,
   sst: Sst,
   resultPath: string,
-): Promise<{ acc: number; epoch: number }> {
+): Promise<{ acc: number; epoch: number; trainPhrases: boolean }> {
   const { checkpoint, network, vocab } = await loadNetwork(backend, checkpointPath);
   const result = evaluate(backend, network, encodeSentences(vocab, sst.test));
   await writeFileAtomic(resultPath, [...result.predictions].join("\n") + "\n");
-  return { acc: result.acc, epoch: checkpoint.meta.epoch as number };
+  return {
+    acc: result.acc,
+    epoch: checkpoint.meta.epoch as number,
+    trainPhrases: savedTrainPhrases(checkpoint),
+  };
+}
+
+/** Return the checkpoint's `--train-phrases`; files written before the flag existed lack it. */
+function savedTrainPhrases(checkpoint: Checkpoint): boolean {
+  const config = checkpoint.meta.config as { trainPhrases?: boolean } | null | undefined;
+  return config?.trainPhrases ?? false;
+}
+
+/** Describe what training read, e.g. `8544 sentences` or `156817 phrases (--train-phrases)`. */
+function trainingExamples(prepared: PreparedData): string {
+  const phrases = prepared.phrases;
+  if (phrases === undefined) return `${prepared.data.train.length} sentences`;
+  return `${phrases.examples.length} distinct labeled phrases of the training trees, ` +
+    `${phrases.tokens} tokens (--train-phrases)`;
+}
+
+/** Return the report's sentence on whether training used the phrase labels of the trees. */
+function phraseUse(prepared: PreparedData): string {
+  const phrases = prepared.phrases;
+  if (phrases === undefined) return "The phrase labels inside the trees are not used.";
+  return `With --train-phrases, training used every distinct labeled phrase of the training ` +
+    `trees instead of the sentences: ${phrases.examples.length} phrases, whole sentences ` +
+    `included, with ${phrases.tokens} tokens. Phrases are distinct by their normalized ` +
+    `tokens, and when the same tokens carry several labels the first seen is kept ` +
+    `(${phrases.conflicts} repeats dropped). Dev and test are sentences, as without the flag.`;
 }
 
 function plural(count: number, noun: string): string {
@@ -369,8 +419,8 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     ]),
     "",
     "Task: 5-class sentiment (0 very negative … 4 very positive) of whole sentences. A " +
-    "sentence's label is the root label of its tree and its words are the leaves; the phrase " +
-    "labels inside the trees are not used. Splits: " +
+    "sentence's label is the root label of its tree and its words are the leaves. " +
+    phraseUse(prepared) + " Splits: " +
     `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
     `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
     `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} most frequent ` +
@@ -430,7 +480,12 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     `Training: SGD, learning rate ${config.lr}` +
     (config.lrDecay === 1 ? "" : ` multiplied by ${config.lrDecay} after each epoch`) +
     `, momentum ${config.momentum}, global-norm clipping at ${config.clipNorm}, batch ` +
-    `${config.batchSize} (shuffled each epoch, padded to the batch's longest sentence), ` +
+    `${config.batchSize} ` +
+    (config.trainPhrases
+      ? `(training phrases shuffled each epoch, then grouped into buckets of ` +
+        `${PHRASE_BUCKET_BATCHES} batches of similar lengths, padded to the batch's longest ` +
+        "phrase), "
+      : "(shuffled each epoch, padded to the batch's longest sentence), ") +
     `${plural(config.epochs, "epoch")}, with a checkpoint after each. The best dev epoch's ` +
     "checkpoint gives the test number.",
     "",
@@ -466,6 +521,13 @@ async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Pro
     if (format !== CHECKPOINT_FORMAT || !Array.isArray(vocab) || spec === null) {
       throw new CheckpointError(`Checkpoint ${flags.resume} was not written by hw4`);
     }
+    const saved = savedTrainPhrases(resume);
+    if (saved !== config.trainPhrases) {
+      throw new UserError(
+        `Checkpoint ${flags.resume} was trained ${saved ? "with" : "without"} --train-phrases: ` +
+          `${saved ? "add" : "remove"} --train-phrases to resume it`,
+      );
+    }
     resumed = {
       vocab: new Vocabulary(vocab as string[]),
       embeddingSize: (spec as unknown as NetworkSpec).embeddingSize,
@@ -496,6 +558,7 @@ async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Pro
       ["backend", backend.description],
       ["data", prepared.sst.source],
       ["embeddings", prepared.embeddingsSource],
+      ["training examples", trainingExamples(prepared)],
       ["checkpoints", checkpointDir],
       ["date", new Date().toISOString()],
     ]),
@@ -519,7 +582,8 @@ async function runPredict(flags: Flags, path: string, backend: Backend): Promise
   const predicted = await predictTest(backend, path, sst, flags.result);
   console.log(
     `test accuracy ${formatPercent(predicted.acc)} (${sst.test.length} sentences, checkpoint ` +
-      `of epoch ${predicted.epoch}); predictions: ${resolve(flags.result)}`,
+      `of epoch ${predicted.epoch}${predicted.trainPhrases ? ", trained on phrases" : ""}); ` +
+      `predictions: ${resolve(flags.result)}`,
   );
 }
 
@@ -568,6 +632,10 @@ async function main(): Promise<number> {
     momentum: config.momentum,
     clipNorm: config.clipNorm,
     batchSize: config.batchSize,
+    trainingExamples: config.trainPhrases
+      ? `distinct labeled phrases of the training trees, in buckets of ${PHRASE_BUCKET_BATCHES} ` +
+        "batches of similar lengths"
+      : "training sentences",
     seed: config.seed,
     backend: backend.description,
     targetAcc: flags.targetAcc,

@@ -156,6 +156,68 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       );
     });
 
+    await t.step("--train-phrases trains on phrases and checkpoints the flag", async () => {
+      const phraseCommon = [...common];
+      phraseCommon[phraseCommon.indexOf("--checkpoints") + 1] = join(dir, "phrases");
+      const phraseOut = join(dir, "phrases-out");
+      const phraseLast = join(dir, "phrases", "single", "last.ckpt");
+      const run = await hw4([
+        ...phraseCommon,
+        "--single",
+        "--train-phrases",
+        "--out",
+        phraseOut,
+        "--epochs",
+        "1",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /trainingExamples: +distinct labeled phrases/);
+      assert.match(run.stdout, /phrases: +\d+ distinct training phrases \(\d+ tokens\)/);
+      assert.match(run.stdout, /epoch {2}1\/1 {2}train phrases loss \S+ acc \S+ {2}dev loss/);
+      const report = await Deno.readTextFile(join(phraseOut, "report.md"));
+      assert.match(report, /\| training examples +\| \d+ distinct labeled phrases of the training/);
+      assert.match(
+        report,
+        /\| epoch \| loss on training phrases \| accuracy on training phrases \|/,
+      );
+
+      const plain = await hw4([...phraseCommon, "--single", "--resume", phraseLast]);
+      assert.equal(plain.code, 1);
+      assert.match(
+        plain.stderr.trim(),
+        /^error: Checkpoint .*last\.ckpt was trained with --train-phrases: add --train-phrases to resume it$/,
+      );
+      const sentences = await hw4([...common, "--single", "--train-phrases", "--resume", last]);
+      assert.equal(sentences.code, 1);
+      assert.match(sentences.stderr, /was trained without --train-phrases: remove --train-phrases/);
+
+      const resumed = await hw4([
+        ...phraseCommon,
+        "--single",
+        "--train-phrases",
+        "--out",
+        phraseOut,
+        "--resume",
+        phraseLast,
+        "--epochs",
+        "2",
+      ]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /epoch {2}2\/2 {2}train phrases loss/);
+
+      const result = join(dir, "phrases-result.txt");
+      const predicted = await hw4([
+        "--predict",
+        phraseLast,
+        "--data-dir",
+        data,
+        "--result",
+        result,
+      ]);
+      assert.equal(predicted.code, 0, predicted.stderr);
+      assert.match(predicted.stdout, /\(30 sentences, checkpoint of epoch 2, trained on phrases\)/);
+    });
+
     await t.step("a truncated checkpoint exits 1 in one line", async () => {
       const bytes = await Deno.readFile(best);
       const cut = join(dir, "cut.ckpt");
