@@ -34,7 +34,7 @@ export interface KindDefaults {
 /** Defaults of each network kind. */
 export const KIND_DEFAULTS: Readonly<Record<ModelKind, Readonly<KindDefaults>>> = Object.freeze({
   mlp: { epochs: 20, dropRate: 0.3 },
-  cnn: { epochs: 12, dropRate: 0.2 },
+  cnn: { epochs: 15, dropRate: 0.1 },
 });
 
 /**
@@ -43,7 +43,7 @@ export const KIND_DEFAULTS: Readonly<Record<ModelKind, Readonly<KindDefaults>>> 
  */
 export const SHARED_DEFAULTS = Object.freeze({
   hidden: 1024,
-  channels: [32, 128] as readonly [number, number],
+  channels: [64, 128] as readonly [number, number],
   kernelSize: 5,
   padding: "valid" as Padding,
   batchNorm: true,

@@ -4,8 +4,9 @@
  *
  * Workloads: matmul GFLOPS for the three products of a 784→512 Linear layer at batch 100 and for
  * 512³; one epoch of the HW1 MLP (784-512-512-10, ReLU, softmax cross-entropy, batch 100,
- * momentum SGD) on random data of MNIST's shape, since the cost does not depend on pixel values.
- * Each figure is the best of several timed repetitions.
+ * momentum SGD); one epoch of the HW2 skeleton CNN (see `cnn_epoch.ts`). The epochs run over
+ * 60,000 random examples of MNIST's shape, since the cost does not depend on pixel values. Each
+ * figure is the best of several timed repetitions.
  *
  * @module
  */
@@ -22,14 +23,21 @@ import {
 import { createWasmBackend } from "../core/backend/wasm.ts";
 import { createBlasBackend } from "../core/backend/blas.ts";
 import { DEFAULT_CONFIG, type Hw1Data, runMlp } from "../hw1-mlp/run.ts";
+import { cnnEpochSeconds, numpyCnnEpochSeconds, randomCnnData } from "./cnn_epoch.ts";
 
 const COMMAND = {
   usage: "deno task bench [flags]",
-  description: "Time matmuls and one MLP epoch on every backend, beside NumPy and PyTorch.",
+  description:
+    "Time matmuls, one MLP epoch and one CNN epoch on every backend, beside NumPy and PyTorch.",
   flags: {
-    epochs: flag.positiveInt("MLP epochs timed per implementation; the fastest counts", 2),
+    epochs: flag.positiveInt(
+      "MLP and CNN epochs timed per implementation, the fastest counts; ts times one CNN epoch " +
+        "and no MLP epoch",
+      2,
+    ),
     python: flag.string("Python interpreter with NumPy", "python3"),
-    skipEpoch: flag.boolean("time the matmuls only"),
+    skipEpoch: flag.boolean("time the matmuls only, no MLP or CNN epoch"),
+    skipCnn: flag.boolean("leave out the CNN epoch"),
     threshold: flag.boolean(
       "time 1 against 2 wasm threads over product sizes, to place the parallel threshold",
     ),
@@ -93,7 +101,7 @@ function randomMnistShapedData(): Hw1Data {
 }
 
 /** Run a Python script of this folder and return its last stdout line as JSON, or null. */
-async function python(interpreter: string, script: string, args: string[]): Promise<unknown> {
+async function pythonJson(interpreter: string, script: string, args: string[]): Promise<unknown> {
   const path = new URL(`./${script}`, import.meta.url).pathname;
   let output: Deno.CommandOutput;
   try {
@@ -128,6 +136,84 @@ async function machine(): Promise<string> {
 
 function ratio(value: number, base: number | undefined): string {
   return base ? (value / base).toFixed(2) : "-";
+}
+
+/** One row of an epoch table: the fastest epoch in seconds, or why none was timed. */
+interface EpochRow {
+  name: string;
+  seconds: number | string;
+}
+
+function printEpochTable(title: string, rows: EpochRow[], numpySeconds?: number): void {
+  console.log(`\n${title}\n`);
+  console.log("| implementation | seconds | × NumPy |");
+  console.log("| --- | ---: | ---: |");
+  for (const { name, seconds } of rows) {
+    const cells = typeof seconds === "number"
+      ? [seconds.toFixed(2), ratio(seconds, numpySeconds)]
+      : [seconds, "-"];
+    console.log(`| ${name} | ${cells.join(" | ")} |`);
+  }
+}
+
+/** Time `epochs` HW1 MLP epochs on every backend but ts and in NumPy, and print the table. */
+async function mlpEpochs(backends: Backend[], python: string, epochs: number): Promise<void> {
+  const data = randomMnistShapedData();
+  const rows: EpochRow[] = [];
+  for (const backend of backends) {
+    if (backend.name === "ts") {
+      // An estimate: about 2e11 flops of matrix products at the 1.5-3 GFLOPS that ts reaches.
+      rows.push({ name: backend.description, seconds: "not timed (over a minute)" });
+      continue;
+    }
+    console.error(`timing MLP epochs on ${backend.description}`);
+    const result = runMlp(backend, data, { ...DEFAULT_CONFIG, epochs });
+    rows.push({
+      name: backend.description,
+      seconds: Math.min(...result.epochs.map((e) => e.seconds)),
+    });
+  }
+  const numpy = await pythonJson(python, "numpy_mlp_epoch.py", ["--epochs", String(epochs)]) as
+    | { epoch_seconds: number[] }
+    | null;
+  const numpySeconds = numpy ? Math.min(...numpy.epoch_seconds) : undefined;
+  if (numpySeconds) {
+    rows.push({ name: "NumPy (scripts/numpy_mlp_epoch.py)", seconds: numpySeconds });
+  }
+  printEpochTable(
+    `One epoch of 784-512-512-10 at batch 100 (60,000 examples), fastest of ${epochs}:`,
+    rows,
+    numpySeconds,
+  );
+}
+
+/**
+ * Time `epochs` HW2 skeleton CNN epochs on every backend and in NumPy, and print the table. The ts
+ * backend runs a single epoch, which took 15 s on the 2-core AMD EPYC machine.
+ */
+async function cnnEpochs(backends: Backend[], python: string, epochs: number): Promise<void> {
+  const data = randomCnnData();
+  const rows: EpochRow[] = [];
+  for (const backend of backends) {
+    const count = backend.name === "ts" ? 1 : epochs;
+    console.error(`timing CNN epochs on ${backend.description}`);
+    const seconds = cnnEpochSeconds(backend, data, count);
+    const name = count === epochs ? backend.description : `${backend.description}, one epoch`;
+    rows.push({ name, seconds: Math.min(...seconds) });
+  }
+  let numpySeconds: number | undefined;
+  try {
+    numpySeconds = Math.min(...await numpyCnnEpochSeconds(python, epochs));
+    rows.push({ name: "NumPy (scripts/numpy_cnn_epoch.py)", seconds: numpySeconds });
+  } catch (error) {
+    console.log(`\nNumPy CNN epoch failed: ${error instanceof Error ? error.message : error}`);
+  }
+  printEpochTable(
+    "One epoch of the HW2 skeleton CNN (conv 1→4, avg-pool, conv 4→4, avg-pool, Linear 196→10) " +
+      `at batch 100 (60,000 examples), fastest of ${epochs}:`,
+    rows,
+    numpySeconds,
+  );
 }
 
 /**
@@ -176,12 +262,12 @@ async function main(): Promise<void> {
     console.error(`timing matmuls on ${backend.description}`);
     rows.push({ name: backend.description, gflops: matmulGflops(backend) });
   }
-  const numpy = await python(flags.python, "numpy_bench.py", []) as
+  const numpy = await pythonJson(flags.python, "numpy_bench.py", []) as
     | { numpy: string; blas: string; matmul: Record<string, number> }
     | null;
   if (numpy) rows.push({ name: `NumPy ${numpy.numpy} (${numpy.blas})`, gflops: numpy.matmul });
   else console.log(`NumPy: not available through ${flags.python}\n`);
-  const torch = await python(flags.python, "numpy_bench.py", ["--torch"]) as
+  const torch = await pythonJson(flags.python, "numpy_bench.py", ["--torch"]) as
     | { torch: string; matmul: Record<string, number> }
     | null;
   if (torch) rows.push({ name: `PyTorch ${torch.torch} (1 thread)`, gflops: torch.matmul });
@@ -198,29 +284,8 @@ async function main(): Promise<void> {
   }
   if (flags.skipEpoch) return;
 
-  // One MLP epoch; the ts backend is left out because it takes minutes.
-  const data = randomMnistShapedData();
-  const epochRows: [string, number][] = [];
-  for (const backend of backends.filter((b) => b.name !== "ts")) {
-    console.error(`timing MLP epochs on ${backend.description}`);
-    const result = runMlp(backend, data, { ...DEFAULT_CONFIG, epochs: flags.epochs });
-    epochRows.push([backend.description, Math.min(...result.epochs.map((e) => e.seconds))]);
-  }
-  const numpyEpoch = await python(flags.python, "numpy_mlp_epoch.py", [
-    "--epochs",
-    String(flags.epochs),
-  ]) as { epoch_seconds: number[] } | null;
-  const numpySeconds = numpyEpoch ? Math.min(...numpyEpoch.epoch_seconds) : undefined;
-  if (numpySeconds) epochRows.push(["NumPy (scripts/numpy_mlp_epoch.py)", numpySeconds]);
-
-  console.log(
-    `\nOne epoch of 784-512-512-10 at batch 100 (60,000 examples), fastest of ${flags.epochs}:\n`,
-  );
-  console.log("| implementation | seconds | × NumPy |");
-  console.log("| --- | ---: | ---: |");
-  for (const [name, seconds] of epochRows) {
-    console.log(`| ${name} | ${seconds.toFixed(2)} | ${ratio(seconds, numpySeconds)} |`);
-  }
+  await mlpEpochs(backends, flags.python, flags.epochs);
+  if (!flags.skipCnn) await cnnEpochs(backends, flags.python, flags.epochs);
 }
 
 if (import.meta.main) await runMain(main);

@@ -13,17 +13,9 @@
  * @module
  */
 
-import {
-  type Backend,
-  createBackend,
-  flag,
-  parseFlags,
-  Rng,
-  runMain,
-  writeFileAtomic,
-} from "@nn/core";
+import { type Backend, createBackend, flag, parseFlags, runMain, writeFileAtomic } from "@nn/core";
 import { createWasmBackend } from "../core/backend/wasm.ts";
-import { defaultConfig, type Hw2Data, runNetwork } from "../hw2-cnn/run.ts";
+import { cnnEpochSeconds, numpyCnnEpochSeconds, randomCnnData } from "./cnn_epoch.ts";
 
 const COMMAND = {
   usage: "deno task compare:numpy-cnn [flags]",
@@ -37,40 +29,9 @@ const COMMAND = {
   },
 };
 
-function randomData(): Hw2Data {
-  const rng = new Rng(0);
-  const n = 60000;
-  const trainImages = rng.fillUniform(new Float32Array(n * 784), -0.5, 0.5);
-  const trainLabels = new Uint8Array(n).map(() => rng.int(10));
-  return {
-    trainImages,
-    trainLabels,
-    testImages: trainImages.subarray(0, 100 * 784),
-    testLabels: trainLabels.subarray(0, 100),
-  };
-}
-
-/** Run the NumPy script with extra environment variables; return its epoch times. */
-async function numpyEpochSeconds(
-  python: string,
-  epochs: number,
-  env: Record<string, string>,
-): Promise<number[]> {
-  const script = new URL("./numpy_cnn_epoch.py", import.meta.url).pathname;
-  const output = await new Deno.Command(python, {
-    args: [script, "--epochs", String(epochs)],
-    env,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error(`${python} ${script} failed with exit code ${output.code}`);
-  const line = new TextDecoder().decode(output.stdout).trim().split("\n").pop() ?? "";
-  return JSON.parse(line).epoch_seconds;
-}
-
 async function main(): Promise<void> {
   const flags = parseFlags(COMMAND, Deno.args);
-  const data = randomData();
+  const data = randomCnnData();
   const rows: [string, number][] = [];
 
   const cores = navigator.hardwareConcurrency || 1;
@@ -84,10 +45,9 @@ async function main(): Promise<void> {
     console.error(`blas skipped: ${error instanceof Error ? error.message : error}`);
   }
   for (const backend of backends) {
-    const config = { ...defaultConfig("skeleton"), epochs: flags.epochs };
-    const result = runNetwork(backend, data, config);
-    rows.push([backend.description, Math.min(...result.epochs.map((e) => e.seconds))]);
-    console.error(`${backend.description}: ${result.epochs.map((e) => e.seconds.toFixed(2))} s`);
+    const seconds = cnnEpochSeconds(backend, data, flags.epochs);
+    rows.push([backend.description, Math.min(...seconds)]);
+    console.error(`${backend.description}: ${seconds.map((s) => s.toFixed(2))} s`);
   }
 
   const oneThread = { OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
@@ -97,7 +57,7 @@ async function main(): Promise<void> {
   ];
   let reference = NaN;
   for (const [name, env] of numpyRows) {
-    const seconds = await numpyEpochSeconds(flags.python, flags.epochs, env);
+    const seconds = await numpyCnnEpochSeconds(flags.python, flags.epochs, env);
     console.error(`${name}: ${seconds.map((s) => s.toFixed(2))} s`);
     rows.push([name, Math.min(...seconds)]);
     if (Number.isNaN(reference)) reference = Math.min(...seconds);

@@ -1,5 +1,6 @@
 """Time one epoch of the course's HW2 skeleton CNN written from scratch in NumPy with im2col, the
-reference that `scripts/compare_numpy_cnn.ts` puts beside the engine's own epoch.
+reference that `scripts/compare_numpy_cnn.ts` and `scripts/bench.ts` put beside the engine's own
+epoch.
 
 The network: conv 1->4 3x3 pad 1, ReLU, avg-pool 2, conv 4->4 3x3 pad 1, ReLU, avg-pool 2,
 reshape to 196, Linear 196->10, softmax cross-entropy, momentum SGD with weight decay, batch 100.
