@@ -55,16 +55,21 @@ export interface Hw4Config {
   dispFreq: number;
   /**
    * Whether `train` contains the distinct labeled phrases of the training trees rather than the
-   * training sentences. It sets how training batches are grouped and is saved in checkpoints.
+   * training sentences, as `--train-on phrases` sets it. It sets how training batches are
+   * grouped and is saved in checkpoints. Checkpoints written before the field existed lack it,
+   * and their runs trained on sentences.
    */
   trainPhrases: boolean;
 }
 
 /**
- * The final network: a bidirectional LSTM with structured self-attention. The learning rate,
- * its decay and the dropout were chosen on dev accuracy among runs at lr 0.005 to 0.3, decay 1
- * to 0.8 and dropout 0.2 to 0.5. The assignment's lr 0.005 trains this network slowly: 41% dev
- * accuracy after 10 epochs.
+ * The final network: a bidirectional LSTM with structured self-attention, trained on the
+ * training trees' phrases. Every choice below was made on dev accuracy, each from a single run
+ * with seed 1, and test data chose nothing. On sentences, runs at lr 0.005 to 0.3, decay 1 to
+ * 0.8 and dropout 0.2 to 0.5 reached at best about 44.7% dev accuracy, and the assignment's lr
+ * 0.005 trained slowly: 41% after 10 epochs. On phrases, lr 0.05 with dropout 0.5 and decay
+ * 0.85 reached 48.59% dev accuracy at the last of 8 epochs and was still rising, so `epochs`
+ * is 10. Lr 0.2 with dropout 0.2 on phrases reached 47.87%.
  */
 export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
   cell: "lstm",
@@ -75,9 +80,9 @@ export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
   attentionHidden: 150,
   attentionHops: 10,
   penalty: 1e-4,
-  dropout: 0.2,
-  epochs: 15,
-  lr: 0.2,
+  dropout: 0.5,
+  epochs: 10,
+  lr: 0.05,
   lrDecay: 0.85,
   momentum: 0.9,
   clipNorm: 5,
@@ -85,7 +90,7 @@ export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
   seed: 1,
   freezeEmbeddings: false,
   dispFreq: 50,
-  trainPhrases: false,
+  trainPhrases: true,
 });
 
 /**
@@ -93,8 +98,8 @@ export const DEFAULT_CONFIG: Readonly<Hw4Config> = Object.freeze({
  * lengths run from 1 to 52 tokens. In one shuffle of SST's 156,817 training phrases at batch 16,
  * plain batches are padded to 3.35 times the tokens they contain, and buckets of 50 batches cut
  * that to 1.06. One phrase epoch of the default network then trained in 83 s instead of 134 s
- * (blas backend, 2-core AMD EPYC). Sentence runs keep plain shuffled batches, with which
- * `reports/hw4.md` was made.
+ * (blas backend, 2-core AMD EPYC). Runs on sentences keep plain shuffled batches, so they
+ * reproduce the sentence runs made before the buckets existed.
  */
 export const PHRASE_BUCKET_BATCHES = 50;
 

@@ -61,6 +61,9 @@ import { Vocabulary } from "./vocab.ts";
 
 const d = DEFAULT_CONFIG;
 
+/** Values of `--train-on`: the training examples a run reads. */
+export const TRAINING_SETS = ["phrases", "sentences"] as const;
+
 /** Flags of `deno task hw4`. */
 export const COMMAND = {
   usage: "deno task hw4 [flags]",
@@ -82,9 +85,12 @@ export const COMMAND = {
     embeddingSize: flag.positiveInt("features of random embeddings, without --embeddings", 100),
     vocabSize: flag.positiveInt("largest vocabulary, _PAD and _UNK included", 20000),
     freezeEmbeddings: flag.boolean("keep the embedding table fixed during training"),
-    trainPhrases: flag.boolean(
-      "train on every distinct labeled phrase of the training trees, whole sentences included, " +
-        "instead of the sentences alone; the vocabulary, dev and test stay the same",
+    trainOn: flag.choice(
+      "training examples. phrases: every distinct labeled phrase of the training trees, whole " +
+        "sentences included. sentences: only each tree's root label and leaves. The " +
+        "vocabulary, dev and test are the same either way",
+      TRAINING_SETS,
+      d.trainPhrases ? "phrases" : "sentences",
     ),
     cell: flag.choice("recurrent cell", CELLS, d.cell),
     hidden: flag.positiveInt("hidden units per direction", d.hidden),
@@ -110,7 +116,7 @@ export const COMMAND = {
     batchSize: flag.positiveInt("sentences per batch", d.batchSize),
     seed: flag.nonNegativeInt("random seed of initialization, shuffling and dropout", d.seed),
     dispFreq: flag.positiveInt("log the mean training loss every N iterations", d.dispFreq),
-    compareEpochs: flag.positiveInt("epochs of each run of the cell comparison", 6),
+    compareEpochs: flag.positiveInt("epochs of each run of the cell comparison", 3),
     compareHidden: flag.positiveInt("hidden units of the cell comparison's networks", 150),
     compareLr: flag.positiveNumber("learning rate of the cell comparison's networks", 0.01),
     backend: flag.choice(
@@ -166,7 +172,7 @@ function configFromFlags(flags: Flags): Hw4Config {
     seed: flags.seed,
     freezeEmbeddings: flags.freezeEmbeddings,
     dispFreq: flags.dispFreq,
-    trainPhrases: flags.trainPhrases,
+    trainPhrases: flags.trainOn === "phrases",
   };
 }
 
@@ -216,7 +222,7 @@ async function loadData(
     embeddingSize: resumed?.embeddingSize ?? flags.embeddingSize,
     seed: flags.seed,
     vocab: resumed?.vocab,
-    trainPhrases: flags.trainPhrases,
+    trainPhrases: flags.trainOn === "phrases",
   });
   console.log(`data:       ${sst.source}`);
   console.log(
@@ -324,29 +330,41 @@ async function predictTest(
   };
 }
 
-/** Return the checkpoint's `--train-phrases`; files written before the flag existed lack it. */
-function savedTrainPhrases(checkpoint: Checkpoint): boolean {
+/**
+ * Return whether the checkpoint's run trained on phrases. Files written before phrase training
+ * existed lack the field, and those runs trained on sentences.
+ */
+export function savedTrainPhrases(checkpoint: Checkpoint): boolean {
   const config = checkpoint.meta.config as { trainPhrases?: boolean } | null | undefined;
   return config?.trainPhrases ?? false;
 }
 
-/** Describe what training read, e.g. `8544 sentences` or `156817 phrases (--train-phrases)`. */
+/**
+ * Describe what training read, e.g. `8544 sentences (--train-on sentences)` or
+ * `156817 distinct labeled phrases of the training trees, 1132560 tokens (--train-on phrases)`.
+ */
 function trainingExamples(prepared: PreparedData): string {
   const phrases = prepared.phrases;
-  if (phrases === undefined) return `${prepared.data.train.length} sentences`;
+  if (phrases === undefined) {
+    return `${prepared.data.train.length} sentences (--train-on sentences)`;
+  }
   return `${phrases.examples.length} distinct labeled phrases of the training trees, ` +
-    `${phrases.tokens} tokens (--train-phrases)`;
+    `${phrases.tokens} tokens (--train-on phrases)`;
 }
 
-/** Return the report's sentence on whether training used the phrase labels of the trees. */
-function phraseUse(prepared: PreparedData): string {
+/** Return the report's sentences on which training examples every run of the report read. */
+function trainingExamplesUse(prepared: PreparedData): string {
   const phrases = prepared.phrases;
-  if (phrases === undefined) return "The phrase labels inside the trees are not used.";
-  return `With --train-phrases, training used every distinct labeled phrase of the training ` +
-    `trees instead of the sentences: ${phrases.examples.length} phrases, whole sentences ` +
-    `included, with ${phrases.tokens} tokens. Phrases are distinct by their normalized ` +
-    `tokens, and when the same tokens carry several labels the first seen is kept ` +
-    `(${phrases.conflicts} repeats dropped). Dev and test are sentences, as without the flag.`;
+  if (phrases === undefined) {
+    return "With --train-on sentences, every run, the cell comparison included, trained on " +
+      "each training tree's root label and leaves only, so the phrase labels inside the trees " +
+      "are not used.";
+  }
+  return "With --train-on phrases, every run, the cell comparison included, trained on every " +
+    `distinct labeled phrase of the training trees: ${phrases.examples.length} phrases, whole ` +
+    `sentences included, with ${phrases.tokens} tokens. Phrases are distinct by their ` +
+    "normalized tokens, and when the same tokens carry several labels the first seen is kept " +
+    `(${phrases.conflicts} repeats dropped). Dev and test are whole sentences either way.`;
 }
 
 function plural(count: number, noun: string): string {
@@ -420,7 +438,7 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     "",
     "Task: 5-class sentiment (0 very negative … 4 very positive) of whole sentences. A " +
     "sentence's label is the root label of its tree and its words are the leaves. " +
-    phraseUse(prepared) + " Splits: " +
+    trainingExamplesUse(prepared) + " Splits: " +
     `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
     `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
     `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} most frequent ` +
@@ -445,10 +463,13 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     "## Cell comparison",
     "",
     `One recurrent layer of ${flags.compareHidden} units reading forward, with the last state ` +
-    `fed to a linear layer, trained for ${plural(flags.compareEpochs, "epoch")} each (fewer ` +
-    "than the final network, to keep the report affordable). Embeddings, dropout, momentum, " +
-    `clipping and seed are the final network's, but the learning rate is a constant ` +
-    `${flags.compareLr}, ` +
+    `fed to a linear layer, trained for ${plural(flags.compareEpochs, "epoch")} each` +
+    (flags.compareEpochs < config.epochs
+      ? ` (fewer than the final network's ${config.epochs}, to keep the report affordable). `
+      : ". ") +
+    `Training examples (${config.trainPhrases ? "phrases" : "sentences"}), embeddings, ` +
+    "dropout, momentum, clipping and seed are the final network's, but the learning rate is " +
+    `a constant ${flags.compareLr}, ` +
     "because in a trial at 0.1 the basic RNN's training loss blew up to about 9. " +
     `Best on dev: ${bestCompared.label} with ` +
     `${formatPercent(bestCompared.result.best.devAcc)}.`,
@@ -521,11 +542,10 @@ async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Pro
     if (format !== CHECKPOINT_FORMAT || !Array.isArray(vocab) || spec === null) {
       throw new CheckpointError(`Checkpoint ${flags.resume} was not written by hw4`);
     }
-    const saved = savedTrainPhrases(resume);
-    if (saved !== config.trainPhrases) {
+    const saved = savedTrainPhrases(resume) ? "phrases" : "sentences";
+    if (saved !== flags.trainOn) {
       throw new UserError(
-        `Checkpoint ${flags.resume} was trained ${saved ? "with" : "without"} --train-phrases: ` +
-          `${saved ? "add" : "remove"} --train-phrases to resume it`,
+        `Checkpoint ${flags.resume} was trained on ${saved}: resume it with --train-on ${saved}`,
       );
     }
     resumed = {
@@ -580,9 +600,10 @@ async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Pro
 async function runPredict(flags: Flags, path: string, backend: Backend): Promise<void> {
   const sst = await loadSst({ dataDir: flags.dataDir });
   const predicted = await predictTest(backend, path, sst, flags.result);
+  const trainedOn = predicted.trainPhrases ? "phrases" : "sentences";
   console.log(
     `test accuracy ${formatPercent(predicted.acc)} (${sst.test.length} sentences, checkpoint ` +
-      `of epoch ${predicted.epoch}${predicted.trainPhrases ? ", trained on phrases" : ""}); ` +
+      `of epoch ${predicted.epoch}, trained on ${trainedOn}); ` +
       `predictions: ${resolve(flags.result)}`,
   );
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Rng } from "@nn/core";
-import { compareConfigs } from "./train.ts";
+import { type Checkpoint, Rng } from "@nn/core";
+import { compareConfigs, savedTrainPhrases } from "./train.ts";
 import { DEFAULT_CONFIG } from "./run.ts";
 
 /** Words whose presence decides the label, and filler words that carry no sentiment. */
@@ -89,7 +89,7 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
     const best = join(checkpoints, "single", "best.ckpt");
     const last = join(checkpoints, "single", "last.ckpt");
 
-    await t.step("--single trains and writes its report and checkpoints", async () => {
+    await t.step("--single trains on phrases by default", async () => {
       const run = await hw4([
         ...common,
         "--single",
@@ -106,8 +106,19 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       assert.match(run.stdout, /seed: +1/);
       assert.match(run.stdout, /embeddings: .*glove\.txt: 6 features for 7 of \d+ words/);
       assert.match(run.stdout, /target accuracy 50\.00% reached/);
+      assert.match(run.stdout, /trainingExamples: +distinct labeled phrases/);
+      assert.match(run.stdout, /phrases: +\d+ distinct training phrases \(\d+ tokens\)/);
+      assert.match(run.stdout, /epoch {2}3\/3 {2}train phrases loss \S+ acc \S+ {2}dev loss/);
       const report = await Deno.readTextFile(join(out, "report.md"));
       assert.match(report, /bi-LSTM 8, 1 layer, self-attention \(d_a 6, r 2\)/);
+      assert.match(
+        report,
+        /\| training examples +\| \d+ distinct labeled phrases of the training trees, \d+ tokens \(--train-on phrases\)/,
+      );
+      assert.match(
+        report,
+        /\| epoch \| loss on training phrases \| accuracy on training phrases \|/,
+      );
       const epochs = await Deno.readTextFile(join(out, "run-epochs.csv"));
       assert.equal(epochs.trim().split("\n").length, 4, "header and 3 epochs");
       assert.ok((await Deno.stat(best)).size > 0);
@@ -118,7 +129,10 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       const result = join(dir, "result.txt");
       const run = await hw4(["--predict", best, "--data-dir", data, "--result", result]);
       assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /test accuracy \d+\.\d+% \(30 sentences, checkpoint of epoch \d\)/);
+      assert.match(
+        run.stdout,
+        /test accuracy \d+\.\d+% \(30 sentences, checkpoint of epoch \d, trained on phrases\)/,
+      );
       const labels = (await Deno.readTextFile(result)).trim().split("\n");
       assert.equal(labels.length, 30);
       assert.ok(labels.every((l) => /^[0-4]$/.test(l)), labels.join(","));
@@ -156,66 +170,78 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       );
     });
 
-    await t.step("--train-phrases trains on phrases and checkpoints the flag", async () => {
-      const phraseCommon = [...common];
-      phraseCommon[phraseCommon.indexOf("--checkpoints") + 1] = join(dir, "phrases");
-      const phraseOut = join(dir, "phrases-out");
-      const phraseLast = join(dir, "phrases", "single", "last.ckpt");
+    await t.step("--train-on sentences trains, resumes, predicts", async () => {
+      const sentenceCommon = [...common];
+      sentenceCommon[sentenceCommon.indexOf("--checkpoints") + 1] = join(dir, "sentences");
+      const sentenceOut = join(dir, "sentences-out");
+      const sentenceLast = join(dir, "sentences", "single", "last.ckpt");
       const run = await hw4([
-        ...phraseCommon,
+        ...sentenceCommon,
         "--single",
-        "--train-phrases",
+        "--train-on",
+        "sentences",
         "--out",
-        phraseOut,
+        sentenceOut,
         "--epochs",
         "1",
       ]);
       assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /trainingExamples: +distinct labeled phrases/);
-      assert.match(run.stdout, /phrases: +\d+ distinct training phrases \(\d+ tokens\)/);
-      assert.match(run.stdout, /epoch {2}1\/1 {2}train phrases loss \S+ acc \S+ {2}dev loss/);
-      const report = await Deno.readTextFile(join(phraseOut, "report.md"));
-      assert.match(report, /\| training examples +\| \d+ distinct labeled phrases of the training/);
-      assert.match(
-        report,
-        /\| epoch \| loss on training phrases \| accuracy on training phrases \|/,
-      );
+      assert.match(run.stdout, /trainingExamples: +training sentences/);
+      assert.doesNotMatch(run.stdout, /phrases:/);
+      assert.match(run.stdout, /epoch {2}1\/1 {2}train loss \S+ acc \S+ {2}dev loss/);
+      const report = await Deno.readTextFile(join(sentenceOut, "report.md"));
+      assert.match(report, /\| training examples +\| 200 sentences \(--train-on sentences\) +\|/);
+      assert.match(report, /\| epoch \| train loss \| train accuracy \|/);
 
-      const plain = await hw4([...phraseCommon, "--single", "--resume", phraseLast]);
-      assert.equal(plain.code, 1);
+      const byDefault = await hw4([...sentenceCommon, "--single", "--resume", sentenceLast]);
+      assert.equal(byDefault.code, 1);
       assert.match(
-        plain.stderr.trim(),
-        /^error: Checkpoint .*last\.ckpt was trained with --train-phrases: add --train-phrases to resume it$/,
+        byDefault.stderr.trim(),
+        /^error: Checkpoint .*last\.ckpt was trained on sentences: resume it with --train-on sentences$/,
       );
-      const sentences = await hw4([...common, "--single", "--train-phrases", "--resume", last]);
-      assert.equal(sentences.code, 1);
-      assert.match(sentences.stderr, /was trained without --train-phrases: remove --train-phrases/);
+      const phrases = await hw4([
+        ...common,
+        "--single",
+        "--train-on",
+        "sentences",
+        "--resume",
+        last,
+      ]);
+      assert.equal(phrases.code, 1);
+      assert.match(
+        phrases.stderr.trim(),
+        /^error: Checkpoint .*last\.ckpt was trained on phrases: resume it with --train-on phrases$/,
+      );
 
       const resumed = await hw4([
-        ...phraseCommon,
+        ...sentenceCommon,
         "--single",
-        "--train-phrases",
+        "--train-on",
+        "sentences",
         "--out",
-        phraseOut,
+        sentenceOut,
         "--resume",
-        phraseLast,
+        sentenceLast,
         "--epochs",
         "2",
       ]);
       assert.equal(resumed.code, 0, resumed.stderr);
-      assert.match(resumed.stdout, /epoch {2}2\/2 {2}train phrases loss/);
+      assert.match(resumed.stdout, /epoch {2}2\/2 {2}train loss/);
 
-      const result = join(dir, "phrases-result.txt");
+      const result = join(dir, "sentences-result.txt");
       const predicted = await hw4([
         "--predict",
-        phraseLast,
+        sentenceLast,
         "--data-dir",
         data,
         "--result",
         result,
       ]);
       assert.equal(predicted.code, 0, predicted.stderr);
-      assert.match(predicted.stdout, /\(30 sentences, checkpoint of epoch 2, trained on phrases\)/);
+      assert.match(
+        predicted.stdout,
+        /\(30 sentences, checkpoint of epoch 2, trained on sentences\)/,
+      );
     });
 
     await t.step("a truncated checkpoint exits 1 in one line", async () => {
@@ -232,13 +258,18 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
     });
 
     await t.step("the report mode writes hw4.md with the cell comparison", async () => {
-      const run = await hw4([...common, "--out", out, "--epochs", "1", "--compare-epochs", "1"]);
+      const run = await hw4([...common, "--out", out, "--epochs", "2", "--compare-epochs", "1"]);
       assert.equal(run.code, 0, run.stderr);
       const report = await Deno.readTextFile(join(out, "hw4.md"));
       for (const label of ["BasicRNN", "GRU", "LSTM", "final"]) {
         assert.match(report, new RegExp(`\\| ${label} +\\|`));
       }
       assert.match(report, /test accuracy: `deno task hw4 --predict .*best\.ckpt --data-dir /);
+      assert.match(report, /With --train-on phrases, every run, the cell comparison included, /);
+      assert.match(
+        report,
+        /trained for 1 epoch each \(fewer than the final network's 2, .*\)\. Training examples \(phrases\)/,
+      );
       for (
         const file of [
           "compare-dev-acc.svg",
@@ -263,6 +294,11 @@ Deno.test("hw4 command rejects bad flags and malformed data in one line", async 
     await Deno.writeTextFile(join(dir, "test.txt"), "(3 (3 b))\n");
     const cases: [string[], number, RegExp][] = [
       [["--cell", "tanh"], 2, /^error: Invalid --cell "tanh": expected one of rnn, gru, lstm/],
+      [
+        ["--train-on", "words"],
+        2,
+        /^error: Invalid --train-on "words": expected one of phrases, sentences/,
+      ],
       [["--dropout", "1"], 1, /^error: Invalid --dropout 1: expected a value below 1$/],
       [["--resume", "x.ckpt"], 1, /^error: --resume continues a --single run: add --single$/],
       [
@@ -296,5 +332,14 @@ Deno.test("compareConfigs() covers the three cells on the last state", () => {
     assert.equal(run.config.epochs, 4);
     assert.equal(run.config.lr, 0.02);
     assert.equal(run.config.lrDecay, 1);
+    assert.equal(run.config.trainPhrases, DEFAULT_CONFIG.trainPhrases);
   }
+});
+
+Deno.test("savedTrainPhrases() reads the setting, absent as sentences", () => {
+  const checkpoint = (config: unknown) => ({ meta: { config } }) as unknown as Checkpoint;
+  assert.equal(savedTrainPhrases(checkpoint({ trainPhrases: true })), true);
+  assert.equal(savedTrainPhrases(checkpoint({ trainPhrases: false })), false);
+  assert.equal(savedTrainPhrases(checkpoint({ lr: 0.2 })), false, "written before the field");
+  assert.equal(savedTrainPhrases(checkpoint(null)), false, "no config");
 });
