@@ -151,6 +151,13 @@ export function tensorFrom(
 // ---------------------------------------------------------------------------------------------
 
 /** Values to compare: a tensor (its shape is checked and used to print indices) or a flat array. */
+/** Return a copy of `t` in the storage of `backend`, e.g. to feed a wasm kernel a ts tensor. */
+export function copyToBackend(backend: Backend, t: Tensor): Tensor {
+  const u = backend.zeros(t.shape);
+  u.copyFrom(t);
+  return u;
+}
+
 export type Values = Tensor | GoldenTensor | ArrayLike<number>;
 
 /**

@@ -85,19 +85,9 @@ function matmulGflops(backend: Backend): Record<string, number> {
   return result;
 }
 
+/** The CNN epoch's random images and labels, with the fields the MLP reads. */
 function randomMnistShapedData(): Hw1Data {
-  const rng = new Rng(0);
-  const n = 60000;
-  const trainImages = rng.fillUniform(new Float32Array(n * 784), -0.5, 0.5);
-  const trainLabels = new Uint8Array(n).map(() => rng.int(10));
-  return {
-    trainImages,
-    trainLabels,
-    testImages: trainImages.subarray(0, 100 * 784),
-    testLabels: trainLabels.subarray(0, 100),
-    inputSize: 784,
-    classes: 10,
-  };
+  return { ...randomCnnData(), inputSize: 784, classes: 10 };
 }
 
 /** Run a Python script of this folder and return its last stdout line as JSON, or null. */

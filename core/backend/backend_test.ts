@@ -5,7 +5,7 @@ import type { Backend, MatmulOptions } from "./backend.ts";
 import { createTsBackend } from "./ts.ts";
 import { createWasmBackend } from "./wasm.ts";
 import { buildAll, BUILDS, lowerRelaxedMadd } from "./build_wasm.ts";
-import { forEachBackend, tensorFrom } from "../testing.ts";
+import { copyToBackend, forEachBackend, tensorFrom } from "../testing.ts";
 
 const reference = createTsBackend();
 
@@ -22,13 +22,6 @@ function random(rng: Rng, shape: number[]): Tensor {
   const t = new Tensor(shape);
   rng.fillNormal(t.data, 1);
   return t;
-}
-
-/** Copy `t` into storage of `backend`. */
-function on(backend: Backend, t: Tensor): Tensor {
-  const u = backend.zeros(t.shape);
-  u.copyFrom(t);
-  return u;
 }
 
 function maxDiff(a: Float32Array, b: Float32Array): { max: number; index: number } {
@@ -79,8 +72,10 @@ Deno.test("wasm matmul() agrees with the reference on ragged shapes and every fl
               reference.matmul(a, b, expected, options);
               // Operands in the backend's memory, then plain arrays that must be staged.
               for (const inMemory of [true, false]) {
-                const out = inMemory ? on(backend, c0) : Tensor.from([m, n], c0.data);
-                const [x, y] = inMemory ? [on(backend, a), on(backend, b)] : [a, b];
+                const out = inMemory ? copyToBackend(backend, c0) : Tensor.from([m, n], c0.data);
+                const [x, y] = inMemory
+                  ? [copyToBackend(backend, a), copyToBackend(backend, b)]
+                  : [a, b];
                 backend.matmul(x, y, out, options);
                 // Sums of K products of unit normals: float32 rounding grows like sqrt(K).
                 const tol = 1e-5 * Math.max(1, k) + 1e-5;
@@ -109,14 +104,14 @@ Deno.test("wasm element-wise kernels agree with the reference", async (t) => {
         const vec = random(rng, [d]);
         const label = `[${n}, ${d}]`;
 
-        const y0 = Tensor.from([n, d], x.data), y1 = on(backend, x);
+        const y0 = Tensor.from([n, d], x.data), y1 = copyToBackend(backend, x);
         reference.addRowVector(y0, vec);
-        backend.addRowVector(y1, on(backend, vec));
+        backend.addRowVector(y1, copyToBackend(backend, vec));
         assertAgree(`addRowVector ${label}`, y0, y1, 1e-6);
 
         const s0 = new Tensor([d]), s1 = backend.zeros([d]);
         reference.sumRows(x, s0);
-        backend.sumRows(on(backend, x), s1);
+        backend.sumRows(copyToBackend(backend, x), s1);
         assertAgree(`sumRows ${label}`, s0, s1, 1e-5 * n);
 
         for (
@@ -127,11 +122,11 @@ Deno.test("wasm element-wise kernels agree with the reference", async (t) => {
         ) {
           const r0 = new Tensor([n, d]), r1 = backend.zeros([n, d]);
           reference[fwd](x, r0);
-          backend[fwd](on(backend, x), r1);
+          backend[fwd](copyToBackend(backend, x), r1);
           assertAgree(`${name} ${label}`, r0, r1, 1e-6);
           const g0 = new Tensor([n, d]), g1 = backend.zeros([n, d]);
           reference[bwd](r0, dy, g0);
-          backend[bwd](r1, on(backend, dy), g1);
+          backend[bwd](r1, copyToBackend(backend, dy), g1);
           assertAgree(`${name} backward ${label}`, g0, g1, 1e-6);
         }
 
@@ -140,7 +135,7 @@ Deno.test("wasm element-wise kernels agree with the reference", async (t) => {
         for (const input of [x, big]) {
           const p0 = new Tensor([n, d]), p1 = backend.zeros([n, d]);
           reference.softmax(input, p0);
-          backend.softmax(on(backend, input), p1);
+          backend.softmax(copyToBackend(backend, input), p1);
           assertAgree(`softmax ${label}`, p0, p1, 2e-6);
           // Row sums equal 1 up to float32 rounding.
           for (let i = 0; i < n; i++) {
@@ -150,11 +145,11 @@ Deno.test("wasm element-wise kernels agree with the reference", async (t) => {
           }
         }
 
-        const w0 = Tensor.from([n, d], x.data), w1 = on(backend, x);
-        const v0 = Tensor.from([n, d], dy.data), v1 = on(backend, dy);
+        const w0 = Tensor.from([n, d], x.data), w1 = copyToBackend(backend, x);
+        const v0 = Tensor.from([n, d], dy.data), v1 = copyToBackend(backend, dy);
         const options = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
         reference.sgdMomentum(w0, x, v0, options);
-        backend.sgdMomentum(w1, on(backend, x), v1, options);
+        backend.sgdMomentum(w1, copyToBackend(backend, x), v1, options);
         assertAgree(`sgdMomentum w ${label}`, w0, w1, 1e-6);
         assertAgree(`sgdMomentum v ${label}`, v0, v1, 1e-6);
       }
@@ -232,15 +227,15 @@ Deno.test("wasm im2col() and col2im() agree with the reference on ragged shapes"
         const x = random(rng, shape);
         const cols0 = new Tensor(colsShape), cols1 = backend.zeros(colsShape);
         reference.im2col(x, cols0, geometry);
-        backend.im2col(on(backend, x), cols1, geometry);
+        backend.im2col(copyToBackend(backend, x), cols1, geometry);
         // A copy: exact.
         assertAgree(`im2col ${label}`, cols0, cols1, 0);
 
         // col2im must overwrite, so start from garbage.
         const dCols = random(rng, colsShape);
-        const dX0 = random(rng, shape), dX1 = on(backend, random(rng, shape));
+        const dX0 = random(rng, shape), dX1 = copyToBackend(backend, random(rng, shape));
         reference.col2im(dCols, dX0, geometry);
-        backend.col2im(on(backend, dCols), dX1, geometry);
+        backend.col2im(copyToBackend(backend, dCols), dX1, geometry);
         assertAgree(`col2im ${label}`, dX0, dX1, 1e-5 * kernelSize * kernelSize);
       }
     });
@@ -256,8 +251,8 @@ Deno.test("col2im() is the adjoint of im2col()", async (t) => {
       const [n, c, h, w] = shape;
       const ho = Math.floor((h + 2 * pad - kernelSize) / stride) + 1;
       const wo = Math.floor((w + 2 * pad - kernelSize) / stride) + 1;
-      const x = on(backend, random(rng, shape));
-      const g = on(backend, random(rng, [c * kernelSize * kernelSize, n * ho * wo]));
+      const x = copyToBackend(backend, random(rng, shape));
+      const g = copyToBackend(backend, random(rng, [c * kernelSize * kernelSize, n * ho * wo]));
       const cols = backend.zeros(g.shape), dX = backend.zeros(shape);
       backend.im2col(x, cols, geometry);
       backend.col2im(g, dX, geometry);
@@ -285,18 +280,18 @@ Deno.test("wasm channel and pooling kernels agree with the reference", async (t)
 
         const swapped0 = new Tensor([c, n, h, w]), swapped1 = backend.zeros([c, n, h, w]);
         reference.swapAxes01(x, swapped0);
-        backend.swapAxes01(on(backend, x), swapped1);
+        backend.swapAxes01(copyToBackend(backend, x), swapped1);
         assertAgree(`swapAxes01 ${label}`, swapped0, swapped1, 0);
 
         const b = random(rng, [c]);
-        const biased0 = Tensor.from(shape, x.data), biased1 = on(backend, x);
+        const biased0 = Tensor.from(shape, x.data), biased1 = copyToBackend(backend, x);
         reference.addChannelBias(biased0, b);
-        backend.addChannelBias(biased1, on(backend, b));
+        backend.addChannelBias(biased1, copyToBackend(backend, b));
         assertAgree(`addChannelBias ${label}`, biased0, biased1, 0);
 
         const sums0 = new Tensor([c]), sums1 = backend.zeros([c]);
         reference.sumChannels(x, sums0);
-        backend.sumChannels(on(backend, x), sums1);
+        backend.sumChannels(copyToBackend(backend, x), sums1);
         assertAgree(`sumChannels ${label}`, sums0, sums1, 1e-5 * n * h * w);
 
         for (const [kernelSize, pad] of [[1, 0], [2, 0], [2, 1], [3, 1], [3, 2]]) {
@@ -311,12 +306,12 @@ Deno.test("wasm channel and pooling kernels agree with the reference", async (t)
           const glabel = `${label} ${JSON.stringify(geometry)}`;
           const y0 = new Tensor(yShape), y1 = backend.zeros(yShape);
           reference.avgPool(x, y0, geometry);
-          backend.avgPool(on(backend, x), y1, geometry);
+          backend.avgPool(copyToBackend(backend, x), y1, geometry);
           assertAgree(`avgPool ${glabel}`, y0, y1, 1e-6);
           const dY = random(rng, yShape);
-          const dX0 = random(rng, shape), dX1 = on(backend, random(rng, shape));
+          const dX0 = random(rng, shape), dX1 = copyToBackend(backend, random(rng, shape));
           reference.avgPoolBackward(dY, dX0, geometry);
-          backend.avgPoolBackward(on(backend, dY), dX1, geometry);
+          backend.avgPoolBackward(copyToBackend(backend, dY), dX1, geometry);
           assertAgree(`avgPoolBackward ${glabel}`, dX0, dX1, 0);
         }
 
@@ -333,13 +328,13 @@ Deno.test("wasm channel and pooling kernels agree with the reference", async (t)
           const y0 = new Tensor(yShape), y1 = backend.zeros(yShape);
           const a0 = new Tensor(yShape), a1 = backend.zeros(yShape);
           reference.maxPool(x, y0, a0, geometry);
-          backend.maxPool(on(backend, x), y1, a1, geometry);
+          backend.maxPool(copyToBackend(backend, x), y1, a1, geometry);
           assertAgree(`maxPool y ${glabel}`, y0, y1, 0);
           assertAgree(`maxPool argmax ${glabel}`, a0, a1, 0);
           const dY = random(rng, yShape);
-          const dX0 = random(rng, shape), dX1 = on(backend, random(rng, shape));
+          const dX0 = random(rng, shape), dX1 = copyToBackend(backend, random(rng, shape));
           reference.maxPoolBackward(dY, a0, dX0);
-          backend.maxPoolBackward(on(backend, dY), a1, dX1);
+          backend.maxPoolBackward(copyToBackend(backend, dY), a1, dX1);
           assertAgree(`maxPoolBackward ${glabel}`, dX0, dX1, 1e-6);
         }
       }

@@ -4,6 +4,7 @@ import { Rng } from "../random.ts";
 import type { Backend, MatmulOptions } from "./backend.ts";
 import { createTsBackend } from "./ts.ts";
 import { createWasmBackend, PARALLEL_MIN_MACS } from "./wasm.ts";
+import { copyToBackend } from "../testing.ts";
 import { CONTROL_BYTES, DONE, STATE, STATE_IDLE } from "./wasm_protocol.ts";
 
 const reference = createTsBackend();
@@ -20,13 +21,6 @@ function random(backend: Backend, rng: Rng, shape: number[]): Tensor {
   const t = backend.zeros(shape);
   rng.fillNormal(t.data, 1);
   return t;
-}
-
-/** Return a copy of `t` in the storage of `backend`. */
-function on(backend: Backend, t: Tensor): Tensor {
-  const u = backend.zeros(t.shape);
-  u.copyFrom(t);
-  return u;
 }
 
 /** Return the control words of the shared memory (layout in wasm_protocol.ts). */
@@ -83,12 +77,12 @@ async function assertSameBits(
   const expected = Tensor.from([m, n], c0.data);
   reference.matmul(a, b, expected, options);
 
-  const out1 = on(oneThread, c0);
+  const out1 = copyToBackend(oneThread, c0);
   oneThread.matmul(a, b, out1, options);
-  const out2 = on(twoThreads, c0);
+  const out2 = copyToBackend(twoThreads, c0);
   if (split) await startWorker(twoThreads);
   const before = workerTasksDone(twoThreads);
-  twoThreads.matmul(on(twoThreads, a), on(twoThreads, b), out2, options);
+  twoThreads.matmul(copyToBackend(twoThreads, a), copyToBackend(twoThreads, b), out2, options);
   const workerRan = workerTasksDone(twoThreads) !== before;
   assert.equal(
     workerRan,
