@@ -19,6 +19,7 @@ import {
   parseFlags,
   Rng,
   runMain,
+  UserError,
 } from "@nn/core";
 import { createWasmBackend } from "../core/backend/wasm.ts";
 import { createBlasBackend } from "../core/backend/blas.ts";
@@ -28,7 +29,10 @@ import { cnnEpochSeconds, numpyCnnEpochSeconds, randomCnnData } from "./cnn_epoc
 const COMMAND = {
   usage: "deno task bench [flags]",
   description:
-    "Time matmuls, one MLP epoch and one CNN epoch on every backend, beside NumPy and PyTorch.",
+    "Time matmuls, one MLP epoch and one CNN epoch on every backend, beside NumPy and PyTorch. " +
+    "Every backend is timed whatever NN_BACKEND says; the wasm rows use 1 thread and all cores " +
+    "(at most 8), and NN_THREADS sets only the blas row's threads. Run it on an otherwise idle " +
+    "machine: other jobs slow NumPy and the two-thread rows far more than the rest.",
   flags: {
     epochs: flag.positiveInt(
       "MLP and CNN epochs timed per implementation, the fastest counts; ts times one CNN epoch " +
@@ -106,7 +110,17 @@ async function pythonJson(interpreter: string, script: string, args: string[]): 
   }
   if (!output.success) return null;
   const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
-  return JSON.parse(lines[lines.length - 1] || "null");
+  const last = lines[lines.length - 1] || "null";
+  try {
+    return JSON.parse(last);
+  } catch {
+    throw new UserError(
+      `${interpreter} ${script} printed no JSON on its last line (got ${
+        JSON.stringify(last.slice(0, 80))
+      }): ` +
+        "pass --python with an interpreter that has NumPy",
+    );
+  }
 }
 
 async function machine(): Promise<string> {
@@ -213,7 +227,7 @@ async function cnnEpochs(backends: Backend[], python: string, epochs: number): P
 async function thresholdSweep(): Promise<void> {
   const one = await createWasmBackend({ threads: 1 });
   const two = await createWasmBackend({ threads: 2, parallelMinMacs: 0 });
-  console.log("Products M×K·K×N on wasm, GFLOPS; two threads always split here:\n");
+  console.log("Products [M, K]·[K, N] on wasm, GFLOPS; two threads always split here:\n");
   console.log("| M×N×K | multiply-adds | 1 thread | 2 threads | 2 / 1 |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   for (let log2 = 12; log2 <= 22; log2++) {
@@ -226,7 +240,9 @@ async function thresholdSweep(): Promise<void> {
       cells.push(bestGflops(() => backend.matmul(a, b, out), 2 * m * n * k));
     }
     console.log(
-      `| ${m}×${n}×${k} | ${m * n * k} | ${cells[0].toFixed(1)} | ${cells[1].toFixed(1)} | ` +
+      `| ${m}×${n}×${k} | ${m * n * k} | ${cells[0].toPrecision(3)} | ${
+        cells[1].toPrecision(3)
+      } | ` +
         `${(cells[1] / cells[0]).toFixed(2)} |`,
     );
   }
@@ -237,7 +253,7 @@ async function main(): Promise<void> {
   console.log(`Machine: ${await machine()}\n`);
   if (flags.threshold) return await thresholdSweep();
 
-  const cores = navigator.hardwareConcurrency || 1;
+  const cores = Math.min(navigator.hardwareConcurrency || 1, 8);
   const backends: Backend[] = [createTsBackend()];
   for (const threads of [...new Set([1, cores])]) {
     backends.push(await createWasmBackend({ threads }));

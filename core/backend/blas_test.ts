@@ -130,3 +130,17 @@ Deno.test("createBackend() rejects an unknown name", async () => {
     /Invalid backend "cuda": expected one of auto, blas, wasm, ts/,
   );
 });
+
+Deno.test("createBackend() names NN_BACKEND when it is invalid", async () => {
+  const saved = Deno.env.get("NN_BACKEND");
+  Deno.env.set("NN_BACKEND", "WASM");
+  try {
+    await assert.rejects(
+      () => createBackend(),
+      /^UserError: Invalid NN_BACKEND "WASM": expected one of auto, blas, wasm, ts \(lower case\); unset NN_BACKEND/,
+    );
+  } finally {
+    if (saved === undefined) Deno.env.delete("NN_BACKEND");
+    else Deno.env.set("NN_BACKEND", saved);
+  }
+});

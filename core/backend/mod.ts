@@ -45,7 +45,8 @@ export function backendFromEnv(): string | undefined {
  *   backend, so that scripts report it in one line
  */
 export async function createBackend(name?: string): Promise<Backend> {
-  const chosen = name ?? backendFromEnv() ?? "auto";
+  const fromEnv = name === undefined ? backendFromEnv() : undefined;
+  const chosen = name ?? fromEnv ?? "auto";
   switch (chosen) {
     case "ts":
       return createTsBackend();
@@ -63,7 +64,11 @@ export async function createBackend(name?: string): Promise<Backend> {
       return await createAutoBackend();
     default:
       throw new UserError(
-        `Invalid backend "${chosen}": expected one of ${BACKEND_CHOICES.join(", ")}`,
+        fromEnv === undefined
+          ? `Invalid backend "${chosen}": expected one of ${BACKEND_CHOICES.join(", ")}`
+          : `Invalid NN_BACKEND "${chosen}": expected one of ${
+            BACKEND_CHOICES.join(", ")
+          } (lower case); unset NN_BACKEND to let auto choose`,
       );
   }
 }
