@@ -25,7 +25,7 @@ import {
   saveCheckpoint,
   type Sequential,
 } from "@nn/core";
-import { CONFIG_KEYS, type Hw3Config } from "./config.ts";
+import { CONFIG_KEYS, type Hw3Config, VALIDATION_SIZE } from "./config.ts";
 import { MODEL_KINDS, modelState, PADDINGS } from "./model.ts";
 
 /** Value of `meta.kind` in every HW3 training checkpoint. */
@@ -121,6 +121,8 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
   const training = meta.training as Record<string, JsonValue> | null;
   if (!isRecord(config)) return fail("meta.config is missing");
   if (!isRecord(training)) return fail("meta.training is missing");
+  // Checkpoints written before `validation` was stored always held out the default 10,000 images.
+  const withValidation = { validation: VALIDATION_SIZE, ...config };
 
   const checks: [string, boolean][] = [
     ["config.kind", MODEL_KINDS.includes(config.kind as never)],
@@ -146,6 +148,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
     ["config.batchSize", isPositiveInt(config.batchSize)],
     ["config.seed", Number.isInteger(config.seed)],
     ["config.dispFreq", isPositiveInt(config.dispFreq)],
+    ["config.validation", isPositiveInt(withValidation.validation)],
     ["training.epoch", Number.isInteger(training.epoch) && (training.epoch as number) >= 0],
     ["training.lr", isPositiveNumber(training.lr)],
     ["training.adamSteps", Number.isInteger(training.adamSteps)],
@@ -165,7 +168,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
   const extra = Object.keys(config).filter((key) => !CONFIG_KEYS.includes(key as never));
   if (extra.length > 0) return fail(`meta.config has unknown settings ${extra.join(", ")}`);
   return {
-    config: config as unknown as Hw3Config,
+    config: withValidation as unknown as Hw3Config,
     training: training as unknown as TrainingState,
   };
 }

@@ -23,7 +23,15 @@ export interface Hw3Config extends ModelSpec {
   seed: number;
   /** Log the mean training loss and accuracy every this many iterations. */
   dispFreq: number;
+  /**
+   * Training images held out for validation: the last `validation` of MNIST's 60,000 validate
+   * and the others train.
+   */
+  validation: number;
 }
+
+/** Default number of MNIST training images kept for validation: the last 10,000 of the 60,000. */
+export const VALIDATION_SIZE = 10_000;
 
 /** Defaults that differ between the MLP and the CNN. */
 export interface KindDefaults {
@@ -52,6 +60,7 @@ export const SHARED_DEFAULTS = Object.freeze({
   batchSize: 100,
   seed: 1,
   dispFreq: 50,
+  validation: VALIDATION_SIZE,
 });
 
 /** Return the default configuration of `kind`. */
@@ -79,18 +88,24 @@ export const CONFIG_KEYS: readonly (keyof Hw3Config)[] = [
   "batchSize",
   "seed",
   "dispFreq",
+  "validation",
 ];
 
 /**
  * List the settings in which `saved` and `requested` differ, as `hidden is 512 in the checkpoint
  * but 1024 here`. Settings in `ignore`, and the architecture field that the kind does not use
- * (`channels`, `kernelSize` and `padding` for the MLP, `hidden` for the CNN), are skipped.
+ * (`channels`, `kernelSize` and `padding` for the MLP, `hidden` for the CNN), are skipped. When
+ * the kinds differ, only the kind is listed, because the other settings then come from the
+ * defaults of the other kind, not from the user's flags.
  */
 export function configDifferences(
   saved: Hw3Config,
   requested: Hw3Config,
   ignore: readonly (keyof Hw3Config)[] = [],
 ): string[] {
+  if (saved.kind !== requested.kind && !ignore.includes("kind")) {
+    return [`kind is "${saved.kind}" in the checkpoint but "${requested.kind}" here`];
+  }
   const unused: (keyof Hw3Config)[] = saved.kind === "mlp"
     ? ["channels", "kernelSize", "padding"]
     : ["hidden"];

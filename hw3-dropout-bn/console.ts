@@ -5,19 +5,31 @@
  * @module
  */
 
+import { join } from "node:path";
 import {
   type Backend,
   type Checkpoint,
+  CheckpointError,
   formatDuration,
   formatNumber,
   formatPercent,
+  loadCheckpoint,
   loadMnist,
   Progress,
   UsageError,
+  UserError,
 } from "@nn/core";
 import { readCheckpointMeta } from "./checkpoint.ts";
 import { defaultConfig, type Hw3Config } from "./config.ts";
-import { type Hw3Data, type RunCallbacks, type RunResult, runTraining, splitMnist } from "./run.ts";
+import {
+  type Hw3Data,
+  minBatchNormValues,
+  type RunCallbacks,
+  type RunResult,
+  runTraining,
+  smallestBatchSize,
+  splitMnist,
+} from "./run.ts";
 
 /** Data flags shared by every command. */
 export interface DataFlags {
@@ -39,6 +51,89 @@ export async function loadData(
     }
     throw error;
   }
+}
+
+/**
+ * Read the checkpoint that `flag` names, rejecting a folder with a hint at the files inside.
+ *
+ * @throws {CheckpointError} when `path` is a folder, is missing or cannot be read, or as
+ *   {@linkcode loadCheckpoint}
+ */
+export async function loadCheckpointFlag(flag: string, path: string): Promise<Checkpoint> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`Checkpoint ${path} not found`, { cause: error });
+    }
+    throw new CheckpointError(`Cannot read checkpoint ${path}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  if (info.isDirectory) {
+    throw new CheckpointError(`Invalid ${flag} ${path}: it is a folder, not a checkpoint file`, {
+      hint: `Pass a file in it, such as ${join(path, "last.ckpt")} or ${join(path, "best.ckpt")}.`,
+    });
+  }
+  try {
+    return await loadCheckpoint(path);
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new CheckpointError(`Cannot read checkpoint ${path}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Create the output folder `out` if needed and check that files can be written in it, so that a
+ * bad `--out` fails before the first epoch rather than after it.
+ *
+ * @throws {UserError} naming the folder and the reason
+ */
+export async function prepareOutputFolder(out: string): Promise<void> {
+  const info = await Deno.stat(out).catch(() => undefined);
+  if (info !== undefined && !info.isDirectory) {
+    throw new UserError(`Invalid --out ${out}: it is a file, not a folder`, {
+      hint: "Pass --out a folder, or a path where one can be created.",
+    });
+  }
+  try {
+    await Deno.mkdir(out, { recursive: true });
+    const probe = await Deno.makeTempFile({ dir: out, prefix: ".write-test-" });
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new UserError(`Cannot write to --out ${out}: ${errorMessage(error)}`, {
+      hint: "Pass --out a folder that can be created and written.",
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Check that every training batch gives batch norm at least 2 values per channel. The MLP's
+ * BatchNorm1d fails on a batch of 1 image, such as the short last batch of 50,001 images in
+ * batches of 100.
+ *
+ * @throws {UsageError} naming the image count, the batch size and the flags to change
+ */
+export function assertBatchesFitBatchNorm(config: Hw3Config, trainCount: number): void {
+  if (minBatchNormValues(config, trainCount) >= 2) return;
+  const smallest = smallestBatchSize(trainCount, config.batchSize);
+  throw new UsageError(
+    `Invalid --batch-size ${config.batchSize} for ${trainCount} training images ` +
+      `(--validation ${config.validation}): the smallest batch contains ${smallest} image, and ` +
+      "batch norm needs at least 2 per batch",
+    {
+      hint: "Change --batch-size or --validation so that no batch contains a single image, or " +
+        "pass --bn off.",
+    },
+  );
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Return the command line of this process as a user would type it. */
@@ -141,5 +236,6 @@ export function trainFlags(config: Hw3Config): string[] {
   if (config.batchSize !== d.batchSize) args.push("--batch-size", `${config.batchSize}`);
   if (config.seed !== d.seed) args.push("--seed", `${config.seed}`);
   if (config.dispFreq !== d.dispFreq) args.push("--disp-freq", `${config.dispFreq}`);
+  if (config.validation !== d.validation) args.push("--validation", `${config.validation}`);
   return args;
 }

@@ -10,7 +10,13 @@ import { type Backend, formatDuration, loadCheckpoint, writeFileAtomic } from "@
 import { MODE_LADDER, scoreWithModes } from "./analysis.ts";
 import { restoreTraining } from "./checkpoint.ts";
 import { defaultConfig, type Hw3Config } from "./config.ts";
-import { commandLine, loadData, trainFlags, trainWithConsole } from "./console.ts";
+import {
+  assertBatchesFitBatchNorm,
+  commandLine,
+  loadData,
+  trainFlags,
+  trainWithConsole,
+} from "./console.ts";
 import {
   lossPlot,
   type NamedRun,
@@ -20,7 +26,7 @@ import {
   writeRunLogs,
 } from "./report.ts";
 import { runResumeDemo } from "./resume_demo.ts";
-import { batches, buildRun, type Hw3Data, VALIDATION_SIZE } from "./run.ts";
+import { batches, buildRun, type Hw3Data } from "./run.ts";
 import { type Breakdown, reportMarkdown } from "./sections.ts";
 
 /** Drop rates of the sweep on the MLP. */
@@ -53,15 +59,12 @@ export async function writeReport(backend: Backend, settings: ReportSettings): P
   const { data, source } = await loadData(settings);
   console.log(`data:    ${source}\n`);
   const logs = join(settings.out, "hw3");
-  const extraFlags = settings.validation === VALIDATION_SIZE
-    ? []
-    : ["--validation", `${settings.validation}`];
 
   const runs = new Map<string, NamedRun>();
   const train = async (name: string, label: string, config: Hw3Config) => {
     const dir = join(settings.runs, name);
     const result = await trainWithConsole(backend, data, config, name, dir);
-    const command = ["deno task hw3 train", ...trainFlags(config), ...extraFlags].join(" ");
+    const command = ["deno task hw3 train", ...trainFlags(config)].join(" ");
     const run: NamedRun = { name, label, command, result };
     await writeRunLogs(logs, run);
     runs.set(name, run);
@@ -70,7 +73,13 @@ export async function writeReport(backend: Backend, settings: ReportSettings): P
   const get = (name: string) => runs.get(name)!;
 
   // 1. The drop-rate sweep on the MLP, whose best validation accuracy picks the MLP's rate.
-  const base: Hw3Config = { ...defaultConfig("mlp"), seed: settings.seed };
+  const base: Hw3Config = {
+    ...defaultConfig("mlp"),
+    seed: settings.seed,
+    validation: settings.validation,
+  };
+  // Every run uses the default batch size, so the MLP's check covers the CNN's too.
+  assertBatchesFitBatchNorm(base, data.train.labels.length);
   const sweep: NamedRun[] = [];
   for (const rate of SWEEP_RATES) {
     const config = { ...base, dropRate: rate, epochs: settings.epochsSweep };
@@ -85,6 +94,7 @@ export async function writeReport(backend: Backend, settings: ReportSettings): P
     ...defaultConfig("cnn"),
     epochs: settings.epochsCnn,
     seed: settings.seed,
+    validation: settings.validation,
   };
   await train("mlp", "MLP, BN + dropout", mlp);
   await train("cnn", "CNN, BN + dropout", cnn);
@@ -110,7 +120,6 @@ export async function writeReport(backend: Backend, settings: ReportSettings): P
       "--backend",
       backend.name,
       ...(settings.dataDir === undefined ? [] : ["--data-dir", settings.dataDir]),
-      ...extraFlags,
     ],
     log: (line) => console.log(`  ${line}`),
   });

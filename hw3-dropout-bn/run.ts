@@ -32,8 +32,10 @@ import {
   saveTrainingCheckpoint,
   type TrainingState,
 } from "./checkpoint.ts";
-import { configDifferences, type Hw3Config } from "./config.ts";
-import { buildModel } from "./model.ts";
+import { configDifferences, type Hw3Config, VALIDATION_SIZE } from "./config.ts";
+import { buildModel, cnnSizes } from "./model.ts";
+
+export { VALIDATION_SIZE };
 
 /** Images `[N, 784]`, normalized, and labels `[N]` of one split. */
 export interface Split {
@@ -47,9 +49,6 @@ export interface Hw3Data {
   val: Split;
   test: Split;
 }
-
-/** Number of MNIST training images kept for validation: the last 10,000 of the 60,000. */
-export const VALIDATION_SIZE = 10_000;
 
 /**
  * Split MNIST as the course does: the first `60,000 − validationSize` training images train, the
@@ -88,6 +87,28 @@ export function shouldDecayLr(trainLosses: readonly number[]): boolean {
   const n = trainLosses.length;
   if (n < 4) return false;
   return trainLosses[n - 1] > Math.max(trainLosses[n - 4], trainLosses[n - 3], trainLosses[n - 2]);
+}
+
+/**
+ * Return the number of examples in the smallest training batch of an epoch: the short last
+ * batch when `trainCount` is not a multiple of `batchSize`.
+ */
+export function smallestBatchSize(trainCount: number, batchSize: number): number {
+  if (trainCount < batchSize) return trainCount;
+  const rest = trainCount % batchSize;
+  return rest === 0 ? batchSize : rest;
+}
+
+/**
+ * Return the fewest values that a batch-norm layer of `config` normalizes per channel in one
+ * training batch over `trainCount` images, or Infinity without batch norm. Batch norm needs 2,
+ * because the unbiased running variance divides by count − 1. The MLP's BatchNorm1d normalizes
+ * one value per example and channel, and the CNN's BatchNorm2d H·W of them, at least 4 at conv2.
+ */
+export function minBatchNormValues(config: Hw3Config, trainCount: number): number {
+  if (!config.batchNorm) return Infinity;
+  const perExample = config.kind === "mlp" ? 1 : cnnSizes(config)[2] ** 2;
+  return smallestBatchSize(trainCount, config.batchSize) * perExample;
 }
 
 /** Progress callbacks of {@linkcode runTraining}. */
@@ -183,7 +204,14 @@ export function batches(
  * leaves the checkpoint of its last completed epoch, and resuming from it gives the same numbers
  * as a run that was never interrupted (same backend, same thread count).
  *
- * @throws {CheckpointError} when `options.resume` does not fit `config`
+ * When resuming, `best.ckpt` in `options.checkpointDir` must be the best checkpoint of the
+ * resumed run (see {@linkcode assertBestCheckpoint}), because the test score comes from it even
+ * when no later epoch improves. A caller that moves a run to another folder copies it first.
+ *
+ * @throws {CheckpointError} when `options.resume` does not fit `config`, or when resuming and
+ *   `best.ckpt` is missing or belongs to another run
+ * @throws {RangeError} when `data.val` does not hold `config.validation` images, or when a
+ *   training batch would give batch norm fewer than 2 values per channel
  */
 export async function runTraining(
   backend: Backend,
@@ -192,6 +220,19 @@ export async function runTraining(
   options: RunOptions,
 ): Promise<RunResult> {
   const start = performance.now();
+  const trainCount = data.train.labels.length;
+  if (data.val.labels.length !== config.validation) {
+    throw new RangeError(
+      `runTraining: data.val contains ${data.val.labels.length} images but config.validation is ` +
+        `${config.validation}`,
+    );
+  }
+  if (minBatchNormValues(config, trainCount) < 2) {
+    throw new RangeError(
+      `runTraining: ${trainCount} training images in batches of ${config.batchSize} leave a ` +
+        `batch of ${smallestBatchSize(trainCount, config.batchSize)}, too few for batch norm`,
+    );
+  }
   const { model, optimizer, rng, loss } = buildRun(backend, config);
   const train = batches(backend, data.train, config.batchSize, rng);
   const val = batches(backend, data.val, config.batchSize);
@@ -203,6 +244,12 @@ export async function runTraining(
   let state: TrainingState;
   if (options.resume !== undefined) {
     assertResumable(options.resume, config);
+    if (readCheckpointMeta(options.resume).training.bestEpoch > 0) {
+      assertBestCheckpoint(
+        await loadBestCheckpoint(bestCheckpoint, options.resume),
+        options.resume,
+      );
+    }
     state = restoreTraining(options.resume, model, optimizer, rng);
   } else {
     state = {
@@ -281,6 +328,16 @@ export async function runTraining(
   let testLoss = NaN, testAcc = NaN;
   if (state.bestEpoch > 0) {
     const best = await loadCheckpoint(bestCheckpoint);
+    // NOTE: a best.ckpt one epoch ahead of the resumed last.ckpt passes the check at the start,
+    // because redoing that epoch rewrites it. A run that ends before redoing it stops here.
+    const bestEpoch = readCheckpointMeta(best).training.epoch;
+    if (bestEpoch !== state.bestEpoch) {
+      throw new CheckpointError(
+        `Checkpoint ${bestCheckpoint} contains epoch ${bestEpoch}, but the best epoch of this run ` +
+          `is ${state.bestEpoch}`,
+        { hint: "Resume with more epochs, or score the checkpoint with deno task hw3 evaluate." },
+      );
+    }
     restoreTraining(best, model, optimizer, rng);
     const tested = evaluate({ model, loss, data: batches(backend, data.test, config.batchSize) });
     testLoss = tested.loss;
@@ -307,17 +364,86 @@ export async function runTraining(
 }
 
 /**
- * Check that `checkpoint` continues a run of `config`: the same settings except `epochs`.
+ * Check that `checkpoint` continues a run of `config`: the same settings except `epochs`, which
+ * may not be below the epochs the checkpoint has completed.
  *
- * @throws {CheckpointError} listing every setting that differs
+ * @throws {CheckpointError} listing every setting that differs, or naming both epoch counts
  */
 export function assertResumable(checkpoint: Checkpoint, config: Hw3Config): void {
-  const saved = readCheckpointMeta(checkpoint).config;
+  const { config: saved, training } = readCheckpointMeta(checkpoint);
   const differences = configDifferences(saved, config, ["epochs"]);
   if (differences.length > 0) {
     throw new CheckpointError(
       `Checkpoint ${checkpoint.path} does not fit this run: ${differences.join("; ")}`,
       { hint: "Resume with the settings the checkpoint was saved with, or leave them unset." },
+    );
+  }
+  if (config.epochs < training.epoch) {
+    throw new CheckpointError(
+      `Checkpoint ${checkpoint.path} has completed ${training.epoch} epochs, but this run ` +
+        `asks for ${config.epochs} in total`,
+      { hint: `Pass --epochs ${training.epoch} or more, or leave it unset.` },
+    );
+  }
+}
+
+/**
+ * Read `path`, the best checkpoint that a run resumed from `resume` needs for its test score.
+ *
+ * @throws {CheckpointError} naming the file, and the run and epoch it should hold, when it is
+ *   missing or unreadable
+ */
+export async function loadBestCheckpoint(path: string, resume: Checkpoint): Promise<Checkpoint> {
+  try {
+    return await loadCheckpoint(path);
+  } catch (error) {
+    if (!(error instanceof CheckpointError) || !(error.cause instanceof Deno.errors.NotFound)) {
+      throw error;
+    }
+    const { bestEpoch } = readCheckpointMeta(resume).training;
+    throw new CheckpointError(
+      `Checkpoint ${path} not found: the run of ${resume.path} is scored on the test set with ` +
+        `its best checkpoint, that of epoch ${bestEpoch}`,
+      { hint: "Resume from a folder that contains the run's best.ckpt.", cause: error },
+    );
+  }
+}
+
+/**
+ * Check that `best` is the best checkpoint of the run that `resume` continues: the same settings
+ * except `epochs`, the same history over the epochs both have, and the best epoch of `resume`.
+ * A best.ckpt one epoch past `resume` also passes, because a run writes best.ckpt before
+ * last.ckpt and can be killed between the two writes.
+ *
+ * @throws {CheckpointError} naming both files and the first difference
+ */
+export function assertBestCheckpoint(best: Checkpoint, resume: Checkpoint): void {
+  const r = readCheckpointMeta(resume);
+  const b = readCheckpointMeta(best);
+  const fail = (problem: string): never => {
+    throw new CheckpointError(
+      `Checkpoint ${best.path} is not the best checkpoint of the run of ${resume.path}: ` +
+        problem,
+      { hint: "Resume from a folder whose best.ckpt belongs to the same run." },
+    );
+  };
+  const differences = configDifferences(r.config, b.config, ["epochs"]);
+  if (differences.length > 0) {
+    const named = differences.map((d) =>
+      d.replace(" in the checkpoint but ", " in the resumed checkpoint but ")
+        .replace(/ here$/, " in best.ckpt")
+    );
+    return fail(`other settings: ${named.join("; ")}`);
+  }
+  const shared = Math.min(b.training.epoch, r.training.epoch);
+  const history = (epochs: EpochRecord[]) => JSON.stringify(epochs.slice(0, shared));
+  if (history(b.training.epochs) !== history(r.training.epochs)) {
+    return fail("its epoch records differ, so another run wrote it");
+  }
+  const ahead = b.training.epoch === r.training.epoch + 1;
+  if (b.training.epoch !== r.training.bestEpoch && !ahead) {
+    return fail(
+      `it contains epoch ${b.training.epoch}, but the best epoch is ${r.training.bestEpoch}`,
     );
   }
 }

@@ -5,6 +5,7 @@ import {
   CheckpointError,
   createBackend,
   decodeCheckpoint,
+  type JsonValue,
   loadCheckpoint,
   loadMnist,
   type Mnist,
@@ -15,10 +16,12 @@ import { readCheckpointMeta, restoreTraining } from "./checkpoint.ts";
 import { configDifferences, defaultConfig, type Hw3Config } from "./config.ts";
 import { modelState } from "./model.ts";
 import {
+  assertBestCheckpoint,
   assertResumable,
   batches,
   buildRun,
   type Hw3Data,
+  minBatchNormValues,
   type RunResult,
   runTraining,
   shouldDecayLr,
@@ -47,9 +50,16 @@ async function slice(train: number, val: number, test: number): Promise<Hw3Data>
   return splitMnist(small, val);
 }
 
-/** Small networks, so that a few epochs take well under a second. */
+/** Small networks, so that a few epochs take well under a second, for 100 validation images. */
 const SMALL: Record<"mlp" | "cnn", Hw3Config> = {
-  mlp: { ...defaultConfig("mlp"), hidden: 32, epochs: 3, dispFreq: 2, batchSize: 50 },
+  mlp: {
+    ...defaultConfig("mlp"),
+    hidden: 32,
+    epochs: 3,
+    dispFreq: 2,
+    batchSize: 50,
+    validation: 100,
+  },
   cnn: {
     ...defaultConfig("cnn"),
     channels: [4, 8],
@@ -57,6 +67,7 @@ const SMALL: Record<"mlp" | "cnn", Hw3Config> = {
     dispFreq: 2,
     batchSize: 50,
     dropRate: 0.2,
+    validation: 100,
   },
 };
 
@@ -91,7 +102,7 @@ Deno.test("runTraining() resumed after a mid-epoch stop matches an uninterrupted
   for (const kind of ["mlp", "cnn"] as const) {
     await t.step(kind, async () => {
       await withTempDir(async (dir) => {
-        const config = SMALL[kind];
+        const config = { ...SMALL[kind], validation: 200 };
         const whole = await runTraining(backend, data, config, { checkpointDir: join(dir, "a") });
 
         // 800 training images in batches of 50 give 16 iterations per epoch: stop in epoch 2.
@@ -248,6 +259,199 @@ Deno.test("assertResumable() ignores epochs and names every difference", async (
   });
 });
 
+Deno.test("assertResumable() rejects fewer epochs than completed", async () => {
+  const backend = await createBackend("wasm");
+  const data = await slice(400, 100, 100);
+  await withTempDir(async (dir) => {
+    const config = { ...SMALL.mlp, epochs: 2 };
+    const result = await runTraining(backend, data, config, { checkpointDir: dir });
+    const checkpoint = await loadCheckpoint(result.lastCheckpoint);
+    assertResumable(checkpoint, config);
+    assert.throws(() => assertResumable(checkpoint, { ...config, epochs: 1 }), {
+      name: "CheckpointError",
+      message: /has completed 2 epochs, but this run asks for 1 in total$/,
+    });
+  });
+});
+
+Deno.test("readCheckpointMeta() gives old checkpoints the default validation", async () => {
+  const backend = await createBackend("wasm");
+  const data = await slice(400, 100, 100);
+  await withTempDir(async (dir) => {
+    const result = await runTraining(backend, data, { ...SMALL.mlp, epochs: 1 }, {
+      checkpointDir: dir,
+    });
+    const checkpoint = decodeCheckpoint(await Deno.readFile(result.lastCheckpoint), "old.ckpt");
+    assert.equal(readCheckpointMeta(checkpoint).config.validation, 100);
+
+    // A checkpoint written before the validation count was stored.
+    const { validation: _, ...oldConfig } = readCheckpointMeta(checkpoint).config;
+    checkpoint.meta = { ...checkpoint.meta, config: oldConfig };
+    assert.equal(readCheckpointMeta(checkpoint).config.validation, 10_000);
+
+    checkpoint.meta = { ...checkpoint.meta, config: { ...oldConfig, validation: 0 } };
+    assert.throws(
+      () => readCheckpointMeta(checkpoint),
+      /meta\.config\.validation is missing or invalid/,
+    );
+  });
+});
+
+Deno.test("runTraining() rejects a split that config.validation does not describe", async () => {
+  const backend = await createBackend("wasm");
+  const data = await slice(400, 100, 100);
+  await withTempDir(async (dir) => {
+    await assert.rejects(
+      runTraining(backend, data, { ...SMALL.mlp, validation: 10_000 }, { checkpointDir: dir }),
+      {
+        name: "RangeError",
+        message: /data\.val contains 100 images but config\.validation is 10000/,
+      },
+    );
+  });
+});
+
+Deno.test("runTraining() rejects a batch of 1 for the MLP's batch norm", async () => {
+  const backend = await createBackend("wasm");
+  // 301 training images in batches of 50 end with a batch of 1.
+  const data = await slice(401, 100, 100);
+  await withTempDir(async (dir) => {
+    await assert.rejects(
+      runTraining(backend, data, SMALL.mlp, { checkpointDir: dir }),
+      { name: "RangeError", message: /301 training images in batches of 50 leave a batch of 1/ },
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing is written before the check");
+  });
+});
+
+Deno.test("minBatchNormValues() counts the values of the smallest batch", async (t) => {
+  const mlp = SMALL.mlp, cnn = SMALL.cnn;
+  const cases = [
+    { name: "MLP, batches of 50 from 300", config: mlp, train: 300, values: 50 },
+    { name: "MLP, last batch of 1", config: mlp, train: 301, values: 1 },
+    { name: "MLP, fewer images than a batch", config: mlp, train: 7, values: 7 },
+    { name: "MLP, batch size 1", config: { ...mlp, batchSize: 1 }, train: 300, values: 1 },
+    {
+      name: "MLP without batch norm",
+      config: { ...mlp, batchNorm: false },
+      train: 301,
+      values: Infinity,
+    },
+    // conv2 gives 8×8 values per image with 5×5 kernels and valid padding.
+    { name: "CNN, last batch of 1", config: cnn, train: 301, values: 64 },
+    { name: "CNN, kernel 9", config: { ...cnn, kernelSize: 9 }, train: 301, values: 4 },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => assert.equal(minBatchNormValues(c.config, c.train), c.values));
+  }
+});
+
+Deno.test("runTraining() trains the CNN with batches of 1", async () => {
+  const backend = await createBackend("wasm");
+  const data = await slice(104, 100, 10);
+  await withTempDir(async (dir) => {
+    const config = { ...SMALL.cnn, kernelSize: 9, batchSize: 3, epochs: 1 };
+    const result = await runTraining(backend, data, config, { checkpointDir: dir });
+    assert.equal(result.iterationsPerEpoch, 2);
+    assert.ok(Number.isFinite(result.epochs[0].trainLoss));
+  });
+});
+
+Deno.test("runTraining() resumed needs the run's own best.ckpt", async (t) => {
+  const backend = await createBackend("wasm");
+  const data = await slice(400, 100, 100);
+  await withTempDir(async (dir) => {
+    const config = { ...SMALL.mlp, epochs: 2 };
+    const first = await runTraining(backend, data, config, { checkpointDir: join(dir, "a") });
+    const other = await runTraining(backend, data, config, { checkpointDir: join(dir, "b") });
+    const last = await loadCheckpoint(first.lastCheckpoint);
+
+    await t.step("missing best.ckpt", async () => {
+      await assert.rejects(
+        runTraining(backend, data, { ...config, epochs: 3 }, {
+          checkpointDir: join(dir, "empty"),
+          resume: last,
+        }),
+        {
+          name: "CheckpointError",
+          message:
+            /best\.ckpt not found: the run of .*last\.ckpt is scored on the test set with its best checkpoint, that of epoch \d/,
+        },
+      );
+      assert.throws(() => Deno.statSync(join(dir, "empty", "last.ckpt")), Deno.errors.NotFound);
+    });
+
+    await t.step("best.ckpt of another run with the same settings", async () => {
+      // The second run has the same numbers but other epoch timings.
+      await assert.rejects(
+        runTraining(backend, data, { ...config, epochs: 3 }, {
+          checkpointDir: join(dir, "b"),
+          resume: last,
+        }),
+        { name: "CheckpointError", message: /epoch records differ, so another run wrote it/ },
+      );
+      const otherLast = await loadCheckpoint(other.lastCheckpoint);
+      assert.equal(readCheckpointMeta(otherLast).training.epoch, 2, "b/last.ckpt is unchanged");
+    });
+
+    await t.step("best.ckpt of other settings", async () => {
+      const wide = { ...config, hidden: 48, epochs: 1 };
+      await runTraining(backend, data, wide, { checkpointDir: join(dir, "c") });
+      await assert.rejects(
+        runTraining(backend, data, { ...config, epochs: 3 }, {
+          checkpointDir: join(dir, "c"),
+          resume: last,
+        }),
+        {
+          name: "CheckpointError",
+          message: /other settings: hidden is 32 in the resumed checkpoint but 48 in best\.ckpt/,
+        },
+      );
+    });
+
+    await t.step("best.ckpt of the same run", async () => {
+      const resumed = await runTraining(backend, data, { ...config, epochs: 3 }, {
+        checkpointDir: join(dir, "a"),
+        resume: last,
+      });
+      assert.equal(resumed.resumedAfter, 2);
+      assert.ok(resumed.testAcc > 0);
+    });
+  });
+});
+
+Deno.test("assertBestCheckpoint() accepts best.ckpt one epoch ahead", async () => {
+  const backend = await createBackend("wasm");
+  const data = await slice(400, 100, 100);
+  await withTempDir(async (dir) => {
+    const epoch1 = join(dir, "epoch1.ckpt");
+    const result = await runTraining(backend, data, { ...SMALL.mlp, epochs: 2 }, {
+      checkpointDir: dir,
+      callbacks: {
+        onEpoch: (record) => {
+          if (record.epoch === 1) Deno.copyFileSync(join(dir, "last.ckpt"), epoch1);
+        },
+      },
+    });
+    const first = await loadCheckpoint(epoch1);
+    const second = await loadCheckpoint(result.lastCheckpoint);
+
+    // A kill between the writes of best.ckpt and last.ckpt leaves best.ckpt one epoch ahead.
+    assertBestCheckpoint(second, first);
+
+    // A best.ckpt older than the best epoch of the resumed checkpoint is rejected.
+    const meta = readCheckpointMeta(second);
+    second.meta = {
+      ...second.meta,
+      training: { ...meta.training, bestEpoch: 2 } as unknown as JsonValue,
+    };
+    assert.throws(
+      () => assertBestCheckpoint(first, second),
+      /epoch1\.ckpt is not the best checkpoint of the run of .*last\.ckpt: it contains epoch 1, but the best epoch is 2/,
+    );
+  });
+});
+
 Deno.test("shouldDecayLr() follows the course's rule", async (t) => {
   const cases: { name: string; losses: number[]; decay: boolean }[] = [
     { name: "fewer than four epochs", losses: [1, 2, 3], decay: false },
@@ -278,12 +482,13 @@ Deno.test("configDifferences() skips the unused architecture field", () => {
   assert.deepEqual(configDifferences(mlp, { ...mlp, hidden: 10 }), [
     "hidden is 64 in the checkpoint but 10 here",
   ]);
-  // Between kinds every field counts, the unused ones included.
+  // Between kinds only the kind is named: the other settings come from the other kind's defaults.
   const cnn = { ...mlp, kind: "cnn" as const, hidden: 128, dropRate: 0.1, epochs: 99 };
   assert.deepEqual(configDifferences(mlp, cnn, ["epochs"]), [
     'kind is "mlp" in the checkpoint but "cnn" here',
-    "hidden is 64 in the checkpoint but 128 here",
-    "dropRate is 0.3 in the checkpoint but 0.1 here",
+  ]);
+  assert.deepEqual(configDifferences(mlp, { ...mlp, validation: 5000 }), [
+    "validation is 10000 in the checkpoint but 5000 here",
   ]);
 });
 

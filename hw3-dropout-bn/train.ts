@@ -9,28 +9,43 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   BACKEND_CHOICES,
+  type Checkpoint,
   configBlock,
   createBackend,
   evaluate,
   flag,
   formatNumber,
   formatPercent,
-  loadCheckpoint,
   parseFlags,
   runMain,
   UsageError,
   UserError,
   writeFileAtomic,
 } from "@nn/core";
-import { commandLine, loadData, trainFlags, trainWithConsole } from "./console.ts";
+import {
+  assertBatchesFitBatchNorm,
+  commandLine,
+  loadCheckpointFlag,
+  loadData,
+  prepareOutputFolder,
+  trainFlags,
+  trainWithConsole,
+} from "./console.ts";
 import { readCheckpointMeta, restoreTraining } from "./checkpoint.ts";
 import { defaultConfig, type Hw3Config, KIND_DEFAULTS, SHARED_DEFAULTS } from "./config.ts";
-import { describeModel, MODEL_KINDS, PADDINGS } from "./model.ts";
+import { cnnSizes, describeModel, MODEL_KINDS, PADDINGS } from "./model.ts";
 import { writeReport } from "./experiments.ts";
-import { batches, buildRun, VALIDATION_SIZE } from "./run.ts";
+import {
+  assertBestCheckpoint,
+  assertResumable,
+  batches,
+  buildRun,
+  loadBestCheckpoint,
+  VALIDATION_SIZE,
+} from "./run.ts";
 import {
   epochTable,
   lossPlot,
@@ -54,11 +69,10 @@ const COMMON_FLAGS = {
   dataDir: flag.string("folder with the four MNIST IDX files (.gz or raw)", undefined, {
     valueName: "DIR",
   }),
-  validation: flag.positiveInt(
-    "training images held out for validation, taken from the end of the training set",
-    VALIDATION_SIZE,
-  ),
 };
+
+const VALIDATION_HELP =
+  "training images held out for validation, taken from the end of the training set";
 
 /** Flags of `deno task hw3 train`. Settings left unset come from `--resume`, else the defaults. */
 export const TRAIN_COMMAND = {
@@ -67,7 +81,7 @@ export const TRAIN_COMMAND = {
     "The first 50,000 training images train, the last 10,000 validate after every epoch; " +
     "last.ckpt is written after every epoch and best.ckpt at each new best validation " +
     "accuracy, whose test accuracy ends the run. With --resume, unset flags take the " +
-    "checkpoint's settings.",
+    "checkpoint's settings and the outputs go to the checkpoint's folder unless --out is set.",
   flags: {
     model: flag.choice("network (default: mlp)", MODEL_KINDS, undefined),
     hidden: flag.positiveInt(`width of the MLP's hidden layer (default: ${s.hidden})`, undefined),
@@ -109,10 +123,14 @@ export const TRAIN_COMMAND = {
     lr: flag.positiveNumber(`initial learning rate of Adam (default: ${s.lr})`, undefined),
     lrDecay: flag.positiveNumber(
       "factor applied to the learning rate after an epoch whose training loss exceeds the " +
-        `largest of the previous three (default: ${s.lrDecay})`,
+        `largest of the previous three, so from the fourth epoch on (default: ${s.lrDecay})`,
       undefined,
     ),
-    batchSize: flag.positiveInt(`examples per batch (default: ${s.batchSize})`, undefined),
+    batchSize: flag.positiveInt(
+      "examples per batch; with batch norm the MLP needs at least 2 in every batch, the last " +
+        `one included (default: ${s.batchSize})`,
+      undefined,
+    ),
     seed: flag.nonNegativeInt(
       `seed of the initialization, shuffles and dropout masks (default: ${s.seed})`,
       undefined,
@@ -121,11 +139,15 @@ export const TRAIN_COMMAND = {
       `log the mean training loss every N iterations (default: ${s.dispFreq})`,
       undefined,
     ),
-    resume: flag.string("continue the run of this checkpoint (a last.ckpt)", undefined, {
-      valueName: "PATH",
-    }),
+    resume: flag.string(
+      "continue the run of this checkpoint: its last.ckpt, or its best.ckpt to continue from " +
+        "the best epoch; the run's best.ckpt must be in the same folder",
+      undefined,
+      { valueName: "PATH" },
+    ),
     out: flag.string(
-      "folder of the checkpoints, logs, result.json and report.md (default: runs/hw3/<model>)",
+      "folder of the checkpoints, logs, result.json and report.md (default: the folder of " +
+        "--resume, else runs/hw3/<model>); with --resume, the run's best.ckpt is copied there",
       undefined,
       { valueName: "DIR" },
     ),
@@ -133,6 +155,7 @@ export const TRAIN_COMMAND = {
       "exit with status 1 when the test accuracy of best.ckpt is below this fraction",
       undefined,
     ),
+    validation: flag.positiveInt(`${VALIDATION_HELP} (default: ${VALIDATION_SIZE})`, undefined),
     ...COMMON_FLAGS,
   },
 };
@@ -150,6 +173,7 @@ export const EVALUATE_COMMAND = {
       "exit with status 1 when the test accuracy is below this fraction",
       undefined,
     ),
+    validation: flag.positiveInt(VALIDATION_HELP, VALIDATION_SIZE),
     ...COMMON_FLAGS,
   },
 };
@@ -184,6 +208,7 @@ export const REPORT_COMMAND = {
     runs: flag.string("folder of the runs' checkpoints", "runs/hw3/report", {
       valueName: "DIR",
     }),
+    validation: flag.positiveInt(VALIDATION_HELP, VALIDATION_SIZE),
     ...COMMON_FLAGS,
   },
 };
@@ -224,15 +249,43 @@ function trainConfig(
     batchSize: flags.batchSize ?? base.batchSize,
     seed: flags.seed ?? base.seed,
     dispFreq: flags.dispFreq ?? base.dispFreq,
+    validation: flags.validation ?? base.validation,
   };
 }
 
+/** Check that the CNN's kernel leaves at least one pixel after pool2. */
+function assertCnnFits(config: Hw3Config): void {
+  if (config.kind !== "cnn" || cnnSizes(config)[3] >= 1) return;
+  let largest = 1;
+  while (cnnSizes({ ...config, kernelSize: largest + 2 })[3] >= 1) largest += 2;
+  const stages = ["conv1", "pool1", "conv2", "pool2"];
+  const sizes = cnnSizes(config);
+  const empty = sizes.findIndex((size) => size < 1);
+  const before = empty === 0 ? "at the input" : `after ${stages[empty - 1]}`;
+  const size = empty === 0 ? 28 : sizes[empty - 1];
+  throw new UsageError(
+    `Invalid --kernel-size ${config.kernelSize} with --padding ${config.padding}: the images ` +
+      `are ${size}×${size} ${before}, which leaves no pixel after ${stages[empty]}`,
+    { hint: `Pass --kernel-size ${largest} or less, or --padding same.` },
+  );
+}
+
 async function trainCommand(args: string[]): Promise<number> {
+  // Check the flags, the checkpoint and the output folder before anything prints.
   const flags = parseFlags(TRAIN_COMMAND, args);
-  const resume = flags.resume === undefined ? undefined : await loadCheckpoint(flags.resume);
+  const resume = flags.resume === undefined
+    ? undefined
+    : await loadCheckpointFlag("--resume", flags.resume);
   const saved = resume === undefined ? undefined : readCheckpointMeta(resume).config;
   const config = trainConfig(flags, saved);
-  const out = flags.out ?? join("runs", "hw3", config.kind);
+  if (resume !== undefined) assertResumable(resume, config);
+  assertCnnFits(config);
+  const out = flags.out ??
+    (flags.resume === undefined ? join("runs", "hw3", config.kind) : dirname(flags.resume));
+  await prepareOutputFolder(out);
+  if (resume !== undefined && flags.resume !== undefined) {
+    await copyBestCheckpoint(resume, dirname(flags.resume), out);
+  }
   const backend = await createBackend(flags.backend);
   console.log(configBlock({
     command: commandLine(),
@@ -246,8 +299,12 @@ async function trainCommand(args: string[]): Promise<number> {
     out,
     backend: backend.description,
   }));
-  const { data, source } = await loadData(flags);
+  const { data, source } = await loadData({
+    dataDir: flags.dataDir,
+    validation: config.validation,
+  });
   console.log(`data:    ${source}\n`);
+  assertBatchesFitBatchNorm(config, data.train.labels.length);
 
   const result = await trainWithConsole(backend, data, config, config.kind, out, resume);
   const run: NamedRun = {
@@ -279,6 +336,26 @@ async function trainCommand(args: string[]): Promise<number> {
   return checkTarget(flags.targetAcc, result.testAcc);
 }
 
+/**
+ * Copy the best checkpoint of the resumed run from `from` to `out`, through a temporary file and
+ * a rename, so that the test score of a run moved to another folder still comes from its own
+ * best epoch. Nothing is copied when `out` is `from`.
+ *
+ * @throws {CheckpointError} when the run has a best epoch but `from` has no best.ckpt of it
+ */
+async function copyBestCheckpoint(resume: Checkpoint, from: string, out: string): Promise<void> {
+  if (await samePath(from, out)) return;
+  if (readCheckpointMeta(resume).training.bestEpoch === 0) return;
+  const best = await loadBestCheckpoint(join(from, "best.ckpt"), resume);
+  assertBestCheckpoint(best, resume);
+  await writeFileAtomic(join(out, "best.ckpt"), await Deno.readFile(best.path));
+}
+
+/** Return whether two existing folders are the same, following symbolic links. */
+async function samePath(a: string, b: string): Promise<boolean> {
+  return await Deno.realPath(a) === await Deno.realPath(b);
+}
+
 async function evaluateCommand(args: string[]): Promise<number> {
   const flags = parseFlags(EVALUATE_COMMAND, args);
   if (flags.checkpoint === undefined) {
@@ -288,7 +365,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
   }
 
   // Rebuild the network that the checkpoint describes and load its weights.
-  const checkpoint = await loadCheckpoint(flags.checkpoint);
+  const checkpoint = await loadCheckpointFlag("--checkpoint", flags.checkpoint);
   const { config, training } = readCheckpointMeta(checkpoint);
   const backend = await createBackend(flags.backend);
   const parts = buildRun(backend, config);

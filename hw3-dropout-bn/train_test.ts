@@ -19,8 +19,12 @@ async function writeSliceFiles(dir: string, train: number, test: number): Promis
   for (const [name, bytes] of files) await Deno.writeFile(join(dir, name), bytes);
 }
 
-async function hw3(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function hw3(
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const command = new Deno.Command(Deno.execPath(), {
+    cwd,
     args: [
       "run",
       "--allow-read",
@@ -85,6 +89,179 @@ Deno.test("hw3 train, evaluate and resume work as commands", async (t) => {
       assert.match(run.stdout, /resuming after epoch 2/);
       assert.match(run.stdout, /epoch {2}3\/3/);
       assert.doesNotMatch(run.stdout, /epoch {2}1\/3/);
+    });
+
+    await t.step("resume without --out writes to the checkpoint's folder", async () => {
+      // In the working folder, the default output folder would be runs/hw3/mlp.
+      const moved = join(dir, "moved");
+      await Deno.mkdir(moved);
+      for (const name of ["last.ckpt", "best.ckpt"]) {
+        await Deno.copyFile(join(out, name), join(moved, name));
+      }
+      const run = await hw3([
+        "train",
+        "--epochs",
+        "3",
+        "--resume",
+        join(moved, "last.ckpt"),
+        ...data,
+      ], dir);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`out: +${moved}\n`));
+      const result = JSON.parse(await Deno.readTextFile(join(moved, "result.json")));
+      assert.equal(result.epochs.length, 3);
+      assert.throws(() => Deno.statSync(join(dir, "runs")), Deno.errors.NotFound);
+    });
+
+    await t.step("resume into another --out copies best.ckpt", async () => {
+      // No epoch is left to train, so the test score comes from the copied best.ckpt alone.
+      const copy = join(dir, "copy");
+      const before = JSON.parse(await Deno.readTextFile(join(out, "result.json")));
+      const run = await hw3([
+        "train",
+        "--out",
+        copy,
+        "--resume",
+        join(out, "last.ckpt"),
+        ...data,
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(
+        await Deno.readFile(join(copy, "best.ckpt")),
+        await Deno.readFile(join(out, "best.ckpt")),
+      );
+      const result = JSON.parse(await Deno.readTextFile(join(copy, "result.json")));
+      assert.equal(result.bestEpoch, before.bestEpoch);
+      assert.equal(result.testAcc, before.testAcc);
+    });
+
+    await t.step("resume into another --out needs best.ckpt", async () => {
+      const lonely = join(dir, "lonely");
+      await Deno.mkdir(lonely);
+      await Deno.copyFile(join(out, "last.ckpt"), join(lonely, "last.ckpt"));
+      const elsewhere = join(dir, "elsewhere");
+      const run = await hw3([
+        "train",
+        "--epochs",
+        "4",
+        "--out",
+        elsewhere,
+        "--resume",
+        join(lonely, "last.ckpt"),
+        ...data,
+      ]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Checkpoint .*lonely\/best\.ckpt not found: the run of .*lonely\/last\.ckpt is scored on the test set with its best checkpoint, that of epoch \d\. Resume from a folder that contains the run's best\.ckpt\.\n$/,
+      );
+      assert.equal(run.stdout, "");
+      assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
+    });
+
+    await t.step("resume rejects another --validation", async () => {
+      const run = await hw3([
+        "train",
+        "--epochs",
+        "4",
+        "--resume",
+        join(out, "last.ckpt"),
+        ...data,
+        "--validation",
+        "300",
+      ]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Checkpoint .*last\.ckpt does not fit this run: validation is 200 in the checkpoint but 300 here\. Resume with/,
+      );
+      assert.equal(run.stdout, "");
+    });
+
+    await t.step("resume rejects fewer epochs than completed", async () => {
+      const run = await hw3([
+        "train",
+        "--epochs",
+        "1",
+        "--resume",
+        join(out, "last.ckpt"),
+        ...data,
+      ]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Checkpoint .*last\.ckpt has completed 3 epochs, but this run asks for 1 in total\. Pass --epochs 3 or more/,
+      );
+      assert.equal(run.stdout, "");
+    });
+
+    await t.step("resume with another --model names only the kind", async () => {
+      const run = await hw3([
+        "train",
+        "--model",
+        "cnn",
+        "--resume",
+        join(out, "last.ckpt"),
+        ...data,
+      ]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Checkpoint .*last\.ckpt does not fit this run: kind is "mlp" in the checkpoint but "cnn" here\. Resume with/,
+      );
+      assert.equal(run.stdout, "");
+    });
+
+    await t.step("resume rejects a folder", async () => {
+      const run = await hw3(["train", "--resume", out, ...data]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Invalid --resume .*out: it is a folder, not a checkpoint file\. Pass a file in it, such as .*out\/last\.ckpt/,
+      );
+    });
+
+    await t.step("evaluate rejects a folder", async () => {
+      const run = await hw3(["evaluate", "--checkpoint", out, ...data]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^error: Invalid --checkpoint .*out: it is a folder, not a checkpoint file/,
+      );
+    });
+
+    await t.step("train rejects a last batch of 1 image before training", async (t) => {
+      // 1000 − 199 = 801 images give a last batch of 1 at the default batch size of 100.
+      const cases = [
+        {
+          args: ["--validation", "199"],
+          message:
+            /--batch-size 100 for 801 training images \(--validation 199\): the smallest batch contains 1 image/,
+        },
+        {
+          args: ["--validation", "200", "--batch-size", "1"],
+          message: /--batch-size 1 for 800 training images \(--validation 200\)/,
+        },
+      ];
+      for (const c of cases) {
+        await t.step(c.args.join(" "), async () => {
+          const run = await hw3([
+            "train",
+            ...small,
+            "--out",
+            join(dir, "batch"),
+            "--data-dir",
+            dir,
+            "--backend",
+            "wasm",
+            ...c.args,
+          ]);
+          assert.equal(run.code, 2, run.stderr);
+          assert.match(run.stderr, /^error: Invalid /);
+          assert.match(run.stderr, c.message);
+          assert.doesNotMatch(run.stdout, /\| epoch/);
+        });
+      }
     });
 
     await t.step("resume rejects a checkpoint of another architecture", async () => {
@@ -162,6 +339,34 @@ Deno.test("hw3 commands reject bad arguments", async (t) => {
       stderr: /^error: Checkpoint \/nonexistent\/best\.ckpt not found/,
     },
     {
+      name: "kernel that leaves no pixel after pool2",
+      args: ["train", "--model", "cnn", "--kernel-size", "13", "--padding", "valid"],
+      code: 2,
+      stderr:
+        /^error: Invalid --kernel-size 13 with --padding valid: the images are 8×8 after pool1, which leaves no pixel after conv2\. Pass --kernel-size 9 or less, or --padding same\.\n$/,
+    },
+    {
+      name: "train --out that is a file",
+      args: ["train", "--out", new URL(import.meta.url).pathname],
+      code: 1,
+      stderr:
+        /^error: Invalid --out .*train_test\.ts: it is a file, not a folder\. Pass --out a folder/,
+    },
+    {
+      name: "kernel that leaves no pixel after pool2",
+      args: ["train", "--model", "cnn", "--kernel-size", "11", "--padding", "valid"],
+      code: 2,
+      stderr:
+        /^error: Invalid --kernel-size 11 with --padding valid: the images are 9×9 after pool1, which leaves no pixel after conv2\./,
+    },
+    {
+      name: "train --out below a file",
+      args: ["train", "--out", join(new URL(import.meta.url).pathname, "run")],
+      code: 1,
+      stderr:
+        /^error: Cannot write to --out .*train_test\.ts\/run: .*\. Pass --out a folder that can be created and written\.\n$/,
+    },
+    {
       name: "demo of one epoch",
       args: ["report", "--epochs-demo", "1"],
       code: 2,
@@ -173,6 +378,7 @@ Deno.test("hw3 commands reject bad arguments", async (t) => {
       const run = await hw3(c.args);
       assert.equal(run.code, c.code, run.stderr);
       assert.match(run.stderr, c.stderr);
+      assert.equal(run.stdout, "");
     });
   }
 });
@@ -181,11 +387,24 @@ Deno.test("hw3 train --help says that the rate drops units", async () => {
   const run = await hw3(["train", "--help"]);
   assert.equal(run.code, 0);
   assert.match(run.stdout, /--drop-rate P +probability of DROPPING each unit/);
-  assert.match(run.stdout, /--resume PATH/);
+  assert.match(
+    run.stdout,
+    /--resume PATH +continue the run of this checkpoint: its last\.ckpt, or its best\.ckpt/,
+  );
+  assert.match(
+    run.stdout,
+    /--out DIR +.*\(default: the folder of --resume, else runs\/hw3\/<model>\)/,
+  );
 });
 
 Deno.test("trainFlags() lists the settings that differ from the defaults", () => {
   assert.deepEqual(trainFlags(defaultConfig("mlp")), ["--model", "mlp"]);
+  assert.deepEqual(trainFlags({ ...defaultConfig("mlp"), validation: 5000 }), [
+    "--model",
+    "mlp",
+    "--validation",
+    "5000",
+  ]);
   assert.deepEqual(
     trainFlags({
       ...defaultConfig("cnn"),
