@@ -47,6 +47,7 @@ export {
   type RecurrentState,
 } from "./recurrent.ts";
 export {
+  bestRecord,
   CLASSES,
   DEFAULT_CONFIG,
   type EpochRecord,
@@ -58,6 +59,12 @@ export {
   type RunResult,
   runTraining,
 } from "./run.ts";
+export {
+  CHECKPOINT_FORMAT,
+  type Hw4Checkpoint,
+  parseHw4Checkpoint,
+  readHw4Checkpoint,
+} from "./checkpoint.ts";
 export {
   type LabeledSentence,
   loadSst,

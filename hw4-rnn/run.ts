@@ -9,6 +9,7 @@
 import {
   type Backend,
   type Checkpoint,
+  CheckpointError,
   countCorrect,
   countParameters,
   type JsonValue,
@@ -173,6 +174,11 @@ export interface RunOptions {
   checkpointDir?: string;
   /** A `last.ckpt` of the same configuration to continue from. */
   resume?: Checkpoint;
+  /**
+   * With `resume`: the `best.ckpt` of the same run, holding the parameters of the best dev epoch
+   * in `resume`'s history. The result's network gets them when no later epoch does better.
+   */
+  resumeBest?: Checkpoint;
   callbacks?: RunCallbacks;
 }
 
@@ -193,6 +199,14 @@ export function networkSpec(config: Hw4Config, data: Hw4Data): NetworkSpec {
   };
 }
 
+/** Return the epoch with the best dev accuracy, the first on ties; null for no epochs. */
+export function bestRecord(epochs: readonly EpochRecord[]): EpochRecord | null {
+  return epochs.reduce<EpochRecord | null>(
+    (a, b) => (a === null || b.devAcc > a.devAcc ? b : a),
+    null,
+  );
+}
+
 /** The generator of epoch `epoch`'s shuffle and dropout masks, so a resumed run repeats them. */
 export function epochRng(seed: number, epoch: number): Rng {
   return new Rng((seed * 7919 + epoch) >>> 0);
@@ -205,6 +219,9 @@ export function epochRng(seed: number, epoch: number): Rng {
  * Each epoch writes `last.ckpt` (parameters, optimizer velocities, history) into
  * `checkpointDir`, and `best.ckpt` when the dev accuracy improves. A non-finite loss stops the
  * run with `diverged` set.
+ *
+ * @throws {CheckpointError} when a resumed run's best epoch precedes `resume` and `resumeBest`
+ *   is missing or of another epoch
  */
 export async function runTraining(
   backend: Backend,
@@ -232,21 +249,20 @@ export async function runTraining(
 
   const epochs: EpochRecord[] = [];
   const windows: WindowRecord[] = [];
+  let best: EpochRecord | null = null;
+  let bestParams: Float32Array[] | null = null;
   if (options.resume !== undefined) {
-    restoreParams(options.resume, network.params());
-    restoreState(options.resume, optimizer.state());
     const history = options.resume.meta.history as unknown as {
       epochs: EpochRecord[];
       windows: WindowRecord[];
     };
     epochs.push(...history.epochs);
     windows.push(...history.windows);
+    best = bestRecord(epochs);
+    if (best !== null) bestParams = resumedBestParams(network, options, best.epoch);
+    restoreParams(options.resume, network.params());
+    restoreState(options.resume, optimizer.state());
   }
-  let best = epochs.reduce<EpochRecord | null>(
-    (a, b) => (a === null || b.devAcc > a.devAcc ? b : a),
-    null,
-  );
-  let bestParams = best === null ? null : network.params().map((p) => p.value.data.slice());
 
   const start = performance.now();
   let diverged = false;
@@ -341,6 +357,39 @@ export async function runTraining(
     seconds: (performance.now() - start) / 1000,
     diverged,
   };
+}
+
+/**
+ * Return copies of the parameters of epoch `bestEpoch` of a resumed run: `resume`'s own when it
+ * was written at that epoch, else those of `resumeBest`. Leaves `resumeBest`'s parameters in
+ * `network`.
+ *
+ * @throws {CheckpointError} when `resumeBest` is needed but missing or of another epoch
+ */
+function resumedBestParams(
+  network: SentimentNetwork,
+  options: RunOptions,
+  bestEpoch: number,
+): Float32Array[] {
+  const resume = options.resume!;
+  let source = resume;
+  if (resume.meta.epoch !== bestEpoch) {
+    const resumeBest = options.resumeBest;
+    if (resumeBest === undefined) {
+      throw new CheckpointError(
+        `Resuming ${resume.path} needs the best.ckpt of its run, written at epoch ${bestEpoch}`,
+      );
+    }
+    if (resumeBest.meta.epoch !== bestEpoch) {
+      throw new CheckpointError(
+        `Checkpoint ${resumeBest.path} was written at epoch ${resumeBest.meta.epoch}, but the ` +
+          `best dev epoch of ${resume.path} is ${bestEpoch}: it belongs to another run`,
+      );
+    }
+    source = resumeBest;
+  }
+  restoreParams(source, network.params());
+  return network.params().map((p) => p.value.data.slice());
 }
 
 /** Return a checkpoint's JSON metadata: what rebuilds the network and resumes its training. */

@@ -290,6 +290,13 @@ async function loadFromDataDir(dir: string): Promise<Sst> {
   }
   if (info.isFile) {
     const bytes = await Deno.readFile(dir);
+    // Every ZIP archive starts with "PK", the signature of its first header.
+    if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
+      throw new DataError(
+        `SST data ${dir} is a file but not a ZIP archive: --data-dir expects a folder with ` +
+          `train.txt, dev.txt and test.txt, or ${SST_ZIP_NAME}`,
+      );
+    }
     return { ...parseZip(bytes, dir), source: `zip ${dir}` };
   }
 

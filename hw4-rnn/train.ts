@@ -15,7 +15,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   type Backend,
   BACKEND_CHOICES,
@@ -27,18 +27,28 @@ import {
   formatDuration,
   formatNumber,
   formatPercent,
-  loadCheckpoint,
   markdownTable,
   parseFlags,
   Progress,
   restoreParams,
   Rng,
   runMain,
+  UsageError,
   UserError,
   writeFileAtomic,
 } from "@nn/core";
+import { type Hw4Checkpoint, readHw4Checkpoint } from "./checkpoint.ts";
 import { encodeSentences, prepareData, type PreparedData } from "./data.ts";
-import { type NetworkSpec, POOLINGS, SentimentNetwork } from "./model.ts";
+import {
+  belowOneFlag,
+  DEFAULT_EMBEDDING_SIZE,
+  parseDecayFactor,
+  resolveConfig,
+  type RunSettings,
+  TRAINING_SETS,
+  vocabSizeFlag,
+} from "./flags.ts";
+import { POOLINGS, SentimentNetwork } from "./model.ts";
 import { CELLS } from "./recurrent.ts";
 import {
   describeNetwork,
@@ -50,6 +60,7 @@ import {
   writeRunPlots,
 } from "./report.ts";
 import {
+  bestRecord,
   DEFAULT_CONFIG,
   evaluate,
   type Hw4Config,
@@ -57,12 +68,11 @@ import {
   runTraining,
 } from "./run.ts";
 import { loadSst, type Sst } from "./sst.ts";
-import { Vocabulary } from "./vocab.ts";
+import type { Vocabulary } from "./vocab.ts";
+
+export { TRAINING_SETS } from "./flags.ts";
 
 const d = DEFAULT_CONFIG;
-
-/** Values of `--train-on`: the training examples a run reads. */
-export const TRAINING_SETS = ["phrases", "sentences"] as const;
 
 /** Flags of `deno task hw4`. */
 export const COMMAND = {
@@ -82,40 +92,76 @@ export const COMMAND = {
       undefined,
       { valueName: "PATH" },
     ),
-    embeddingSize: flag.positiveInt("features of random embeddings, without --embeddings", 100),
-    vocabSize: flag.positiveInt("largest vocabulary, _PAD and _UNK included", 20000),
+    embeddingSize: flag.positiveInt(
+      `features of random embeddings, without --embeddings (default: ${DEFAULT_EMBEDDING_SIZE})`,
+      undefined,
+    ),
+    vocabSize: vocabSizeFlag("largest vocabulary, _PAD and _UNK included, at least 3", 20000),
     freezeEmbeddings: flag.boolean("keep the embedding table fixed during training"),
     trainOn: flag.choice(
       "training examples. phrases: every distinct labeled phrase of the training trees, whole " +
         "sentences included. sentences: only each tree's root label and leaves. The " +
-        "vocabulary, dev and test are the same either way",
+        "vocabulary, dev and test are the same either way " +
+        `(default: ${d.trainPhrases ? "phrases" : "sentences"})`,
       TRAINING_SETS,
-      d.trainPhrases ? "phrases" : "sentences",
+      undefined,
     ),
-    cell: flag.choice("recurrent cell", CELLS, d.cell),
-    hidden: flag.positiveInt("hidden units per direction", d.hidden),
-    layers: flag.positiveInt("stacked recurrent layers", d.layers),
-    direction: flag.choice("read each sentence both ways or forward only", ["bi", "uni"], "bi"),
+    cell: flag.choice(`recurrent cell (default: ${d.cell})`, CELLS, undefined),
+    hidden: flag.positiveInt(`hidden units per direction (default: ${d.hidden})`, undefined),
+    layers: flag.positiveInt(`stacked recurrent layers (default: ${d.layers})`, undefined),
+    direction: flag.choice(
+      "read each sentence both ways or forward only (default: bi)",
+      ["bi", "uni"],
+      undefined,
+    ),
     pooling: flag.choice(
-      "sentence vector: structured self-attention or the last state",
+      `sentence vector: structured self-attention or the last state (default: ${d.pooling})`,
       POOLINGS,
-      d.pooling,
+      undefined,
     ),
-    attentionHidden: flag.positiveInt("attention hidden units d_a", d.attentionHidden),
-    attentionHops: flag.positiveInt("attention hops r", d.attentionHops),
-    penalty: flag.nonNegativeNumber("weight of the attention penalty ‖AAᵀ − I‖²_F", d.penalty),
-    dropout: flag.probability("dropout rate on embeddings and sentence vector, below 1", d.dropout),
-    epochs: flag.positiveInt("passes over the training set", d.epochs),
-    lr: flag.positiveNumber("learning rate of the first epoch", d.lr),
-    lrDecay: flag.probability("factor applied to the learning rate after each epoch", d.lrDecay),
-    momentum: flag.probability("momentum, below 1; 0 for plain SGD", d.momentum),
+    attentionHidden: flag.positiveInt(
+      `attention hidden units d_a (default: ${d.attentionHidden})`,
+      undefined,
+    ),
+    attentionHops: flag.positiveInt(`attention hops r (default: ${d.attentionHops})`, undefined),
+    penalty: flag.nonNegativeNumber(
+      `weight of the attention penalty ‖AAᵀ − I‖²_F (default: ${d.penalty})`,
+      undefined,
+    ),
+    dropout: belowOneFlag(
+      `dropout rate on embeddings and sentence vector, below 1 (default: ${d.dropout})`,
+    ),
+    epochs: flag.positiveInt(
+      `passes over the training set, counting those before --resume (default: ${d.epochs})`,
+      undefined,
+    ),
+    lr: flag.positiveNumber(`learning rate of the first epoch (default: ${d.lr})`, undefined),
+    lrDecay: {
+      ...flag.positiveNumber(
+        "factor in (0, 1] applied to the learning rate after each epoch " +
+          `(default: ${d.lrDecay})`,
+        undefined,
+      ),
+      parse: parseDecayFactor,
+    },
+    momentum: belowOneFlag(`momentum, below 1; 0 for plain SGD (default: ${d.momentum})`),
     clipNorm: flag.nonNegativeNumber(
-      "global gradient-norm bound; 0 turns clipping off",
-      d.clipNorm,
+      `global gradient-norm bound; 0 turns clipping off (default: ${d.clipNorm})`,
+      undefined,
     ),
-    batchSize: flag.positiveInt("sentences per batch", d.batchSize),
-    seed: flag.nonNegativeInt("random seed of initialization, shuffling and dropout", d.seed),
-    dispFreq: flag.positiveInt("log the mean training loss every N iterations", d.dispFreq),
+    batchSize: flag.positiveInt(
+      "training examples per batch: phrases or sentences, as --train-on sets " +
+        `(default: ${d.batchSize})`,
+      undefined,
+    ),
+    seed: flag.nonNegativeInt(
+      `random seed of initialization, shuffling and dropout (default: ${d.seed})`,
+      undefined,
+    ),
+    dispFreq: flag.positiveInt(
+      `log the mean training loss every N iterations (default: ${d.dispFreq})`,
+      undefined,
+    ),
     compareEpochs: flag.positiveInt("epochs of each run of the cell comparison", 3),
     compareHidden: flag.positiveInt("hidden units of the cell comparison's networks", 150),
     compareLr: flag.positiveNumber("learning rate of the cell comparison's networks", 0.01),
@@ -135,9 +181,11 @@ export const COMMAND = {
       undefined,
     ),
     single: flag.boolean("train one network with the flags above instead of the full report"),
-    resume: flag.string("with --single: continue from this last.ckpt", undefined, {
-      valueName: "CKPT",
-    }),
+    resume: flag.string(
+      "with --single: continue from this last.ckpt; unset flags take the checkpoint's settings",
+      undefined,
+      { valueName: "CKPT" },
+    ),
     predict: flag.string(
       "load this checkpoint and write one predicted label per test sentence to --result",
       undefined,
@@ -148,33 +196,6 @@ export const COMMAND = {
 };
 
 type Flags = ReturnType<typeof parseFlags<typeof COMMAND.flags>>;
-
-/** Marks the checkpoints that `--predict` and `--resume` accept. */
-const CHECKPOINT_FORMAT = "hw4-sst-classifier";
-
-function configFromFlags(flags: Flags): Hw4Config {
-  return {
-    cell: flags.cell,
-    hidden: flags.hidden,
-    layers: flags.layers,
-    bidirectional: flags.direction === "bi",
-    pooling: flags.pooling,
-    attentionHidden: flags.attentionHidden,
-    attentionHops: flags.attentionHops,
-    penalty: flags.penalty,
-    dropout: flags.dropout,
-    epochs: flags.epochs,
-    lr: flags.lr,
-    lrDecay: flags.lrDecay,
-    momentum: flags.momentum,
-    clipNorm: flags.clipNorm,
-    batchSize: flags.batchSize,
-    seed: flags.seed,
-    freezeEmbeddings: flags.freezeEmbeddings,
-    dispFreq: flags.dispFreq,
-    trainPhrases: flags.trainOn === "phrases",
-  };
-}
 
 /** Return the runs of the cell comparison: one-layer, one-direction, last-state classifiers. */
 export function compareConfigs(
@@ -205,12 +226,14 @@ function commandLine(): string {
 }
 
 /**
- * Load SST and prepare the vocabulary, ids and embeddings. A resumed run passes the checkpoint's
- * vocabulary and embedding size; its table is then random, because the checkpoint replaces it.
+ * Load SST and prepare the vocabulary, ids and embeddings. A resumed run passes its checkpoint,
+ * whose vocabulary and embedding size it uses. The prepared table is then random and unused,
+ * because the checkpoint's trained table replaces it, and `embeddingsSource` names the checkpoint.
  */
 async function loadData(
   flags: Flags,
-  resumed?: { vocab: Vocabulary; embeddingSize: number },
+  config: Hw4Config,
+  resumed?: Hw4Checkpoint,
 ): Promise<PreparedData & { sst: Sst }> {
   const sst = await loadSst({
     dataDir: flags.dataDir,
@@ -219,21 +242,26 @@ async function loadData(
   const prepared = await prepareData(sst, {
     vocabSize: flags.vocabSize,
     embeddingsPath: resumed === undefined ? flags.embeddings : undefined,
-    embeddingSize: resumed?.embeddingSize ?? flags.embeddingSize,
-    seed: flags.seed,
+    embeddingSize: resumed?.spec.embeddingSize ?? flags.embeddingSize ?? DEFAULT_EMBEDDING_SIZE,
+    seed: config.seed,
     vocab: resumed?.vocab,
-    trainPhrases: flags.trainOn === "phrases",
+    trainPhrases: config.trainPhrases,
   });
+  if (resumed !== undefined) {
+    prepared.embeddingsSource = `from the checkpoint ${resumed.checkpoint.path}, ` +
+      `${resumed.spec.embeddingSize} features, as trained until epoch ${resumed.epoch}`;
+  }
   console.log(`data:       ${sst.source}`);
   console.log(
     `sentences:  ${sst.train.length} train, ${sst.dev.length} dev, ${sst.test.length} test`,
   );
   const phrases = prepared.phrases;
   if (phrases !== undefined) {
+    const dropped = phrases.conflicts === 1 ? "was" : "were";
     console.log(
       `phrases:    ${phrases.examples.length} distinct training phrases (${phrases.tokens} ` +
-        `tokens) replace the training sentences; ${phrases.conflicts} repeats with another ` +
-        "label were dropped",
+        `tokens) replace the training sentences; ${plural(phrases.conflicts, "repeat")} with ` +
+        `another label ${dropped} dropped`,
     );
   }
   console.log(`vocabulary: ${prepared.data.vocab.size} words`);
@@ -249,7 +277,7 @@ async function trainWithProgress(
   label: string,
   config: Hw4Config,
   checkpointDir: string,
-  resume?: Checkpoint,
+  resume?: { last: Checkpoint; best?: Checkpoint },
 ): Promise<NamedRun> {
   const { data } = prepared;
   const perEpoch = Math.ceil(data.train.length / config.batchSize);
@@ -257,7 +285,8 @@ async function trainWithProgress(
   const progress = new Progress({ total: perEpoch * config.epochs, label });
   const result = await runTraining(backend, data, config, {
     checkpointDir,
-    resume,
+    resume: resume?.last,
+    resumeBest: resume?.best,
     callbacks: {
       onIteration: (iteration, epoch, loss) => {
         progress.update(iteration, `epoch ${epoch}/${config.epochs} loss ${formatNumber(loss)}`);
@@ -289,28 +318,21 @@ async function trainWithProgress(
 /**
  * Load an HW4 checkpoint and rebuild its network and vocabulary from the metadata.
  *
- * @throws {CheckpointError} when the file is not an HW4 checkpoint or does not fit its network
+ * @throws {CheckpointError} when the file is not an HW4 checkpoint, has invalid metadata or
+ *   does not fit its network
  */
 async function loadNetwork(
   backend: Backend,
   path: string,
 ): Promise<{ checkpoint: Checkpoint; network: SentimentNetwork; vocab: Vocabulary }> {
-  const checkpoint = await loadCheckpoint(path);
-  const { format, spec, vocab } = checkpoint.meta;
-  if (format !== CHECKPOINT_FORMAT || !Array.isArray(vocab) || spec === null) {
-    throw new CheckpointError(
-      `Checkpoint ${path} was not written by hw4 (format ${JSON.stringify(format)})`,
-    );
-  }
-  const networkSpec = spec as unknown as NetworkSpec;
-  const vocabulary = new Vocabulary(vocab as string[]);
-  const network = new SentimentNetwork(backend, networkSpec, new Rng(0), {
-    embeddings: new Float32Array(networkSpec.vocabSize * networkSpec.embeddingSize),
+  const { checkpoint, spec, vocab } = await readHw4Checkpoint(path);
+  const network = new SentimentNetwork(backend, spec, new Rng(0), {
+    embeddings: new Float32Array(spec.vocabSize * spec.embeddingSize),
     freezeEmbeddings: true,
     penaltyWeight: 0,
   });
   restoreParams(checkpoint, network.params());
-  return { checkpoint, network, vocab: vocabulary };
+  return { checkpoint, network, vocab };
 }
 
 /** Predict every test sentence with the checkpoint's network and write one label per line. */
@@ -364,7 +386,8 @@ function trainingExamplesUse(prepared: PreparedData): string {
     `distinct labeled phrase of the training trees: ${phrases.examples.length} phrases, whole ` +
     `sentences included, with ${phrases.tokens} tokens. Phrases are distinct by their ` +
     "normalized tokens, and when the same tokens carry several labels the first seen is kept " +
-    `(${phrases.conflicts} repeats dropped). Dev and test are whole sentences either way.`;
+    `(${plural(phrases.conflicts, "repeat")} dropped). Dev and test are whole sentences ` +
+    "either way.";
 }
 
 function plural(count: number, noun: string): string {
@@ -379,15 +402,21 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
   const start = performance.now();
   const out = flags.out ?? "reports";
   const logs = join(out, "hw4");
-  const prepared = await loadData(flags);
-
-  const compared: NamedRun[] = [];
   const comparison = compareConfigs(
     config,
     flags.compareEpochs,
     flags.compareHidden,
     flags.compareLr,
   );
+  await ensureFolder(out, "--out");
+  await ensureFolder(logs, "--out");
+  await ensureFolder(flags.checkpoints, "--checkpoints");
+  for (const name of [...comparison.map((run) => run.name), "final"]) {
+    await ensureFolder(join(flags.checkpoints, name), "--checkpoints");
+  }
+  const prepared = await loadData(flags, config);
+
+  const compared: NamedRun[] = [];
   for (const run of comparison) {
     const checkpointDir = join(flags.checkpoints, run.name);
     compared.push(
@@ -532,31 +561,24 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
   return final;
 }
 
-async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Promise<NamedRun> {
+async function runSingle(
+  flags: Flags,
+  config: Hw4Config,
+  backend: Backend,
+  resumed?: Hw4Checkpoint,
+): Promise<NamedRun> {
   const out = flags.out ?? "runs/hw4";
-  let resume: Checkpoint | undefined;
-  let resumed: { vocab: Vocabulary; embeddingSize: number } | undefined;
-  if (flags.resume !== undefined) {
-    resume = await loadCheckpoint(flags.resume);
-    const { format, vocab, spec } = resume.meta;
-    if (format !== CHECKPOINT_FORMAT || !Array.isArray(vocab) || spec === null) {
-      throw new CheckpointError(`Checkpoint ${flags.resume} was not written by hw4`);
-    }
-    const saved = savedTrainPhrases(resume) ? "phrases" : "sentences";
-    if (saved !== flags.trainOn) {
-      throw new UserError(
-        `Checkpoint ${flags.resume} was trained on ${saved}: resume it with --train-on ${saved}`,
-      );
-    }
-    resumed = {
-      vocab: new Vocabulary(vocab as string[]),
-      embeddingSize: (spec as unknown as NetworkSpec).embeddingSize,
-    };
-    console.log(`resuming:   ${flags.resume} after epoch ${resume.meta.epoch}`);
-  }
-  const prepared = await loadData(flags, resumed);
-
   const checkpointDir = join(flags.checkpoints, "single");
+  await ensureFolder(out, "--out");
+  await ensureFolder(flags.checkpoints, "--checkpoints");
+  await ensureFolder(checkpointDir, "--checkpoints");
+  let resume: { last: Checkpoint; best?: Checkpoint } | undefined;
+  if (resumed !== undefined) {
+    resume = await resumeCheckpoints(resumed, checkpointDir);
+    console.log(`resuming:   ${resumed.checkpoint.path} after epoch ${resumed.epoch}`);
+  }
+  const prepared = await loadData(flags, config, resumed);
+
   const run = await trainWithProgress(
     backend,
     prepared,
@@ -597,7 +619,81 @@ async function runSingle(flags: Flags, config: Hw4Config, backend: Backend): Pro
   return run;
 }
 
+/**
+ * Return the checkpoints that resume a run: `resumed` and, when the run's best dev epoch came
+ * before it, the `best.ckpt` beside it. The best epoch's file is copied to `checkpointDir`'s
+ * `best.ckpt`, so that a new folder has it too.
+ *
+ * @throws {CheckpointError} when that `best.ckpt` is needed but missing or of another epoch
+ */
+async function resumeCheckpoints(
+  resumed: Hw4Checkpoint,
+  checkpointDir: string,
+): Promise<{ last: Checkpoint; best?: Checkpoint }> {
+  const path = resumed.checkpoint.path;
+  const bestEpoch = bestRecord(resumed.history?.epochs ?? [])?.epoch ?? resumed.epoch;
+  let bestPath = path;
+  let best: Checkpoint | undefined;
+  if (bestEpoch !== resumed.epoch) {
+    bestPath = join(dirname(path), "best.ckpt");
+    if (!(await pathExists(bestPath))) {
+      throw new CheckpointError(
+        `Checkpoint ${bestPath} not found: resuming ${path} needs the best.ckpt of its run, ` +
+          `written at its best dev epoch ${bestEpoch}`,
+      );
+    }
+    const loaded = await readHw4Checkpoint(bestPath);
+    if (loaded.epoch !== bestEpoch) {
+      throw new CheckpointError(
+        `Checkpoint ${bestPath} was written at epoch ${loaded.epoch}, but the best dev epoch of ` +
+          `${path} is ${bestEpoch}, so it belongs to another run`,
+      );
+    }
+    best = loaded.checkpoint;
+  }
+  const target = join(checkpointDir, "best.ckpt");
+  if (resolve(bestPath) !== resolve(target)) await Deno.copyFile(bestPath, target);
+  return { last: resumed.checkpoint, best };
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * Create the folder `path` of flag `flagName` if it does not exist, before any training, so that
+ * a bad output path stops the run before work is lost.
+ *
+ * @throws {UserError} when `path` is a file, or a part of it is, or it cannot be created
+ */
+async function ensureFolder(path: string, flagName: string): Promise<void> {
+  try {
+    await Deno.mkdir(path, { recursive: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new UserError(`${flagName} ${path} is a file, expected a folder`);
+    }
+    if (err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`Cannot create the ${flagName} folder ${path}: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
 async function runPredict(flags: Flags, path: string, backend: Backend): Promise<void> {
+  if ((await pathExists(flags.result)) && (await Deno.stat(flags.result)).isDirectory) {
+    throw new UsageError(
+      `--result ${flags.result} is a folder, expected a file name such as ` +
+        join(flags.result, "result.txt"),
+    );
+  }
+  await ensureFolder(dirname(flags.result), "--result");
   const sst = await loadSst({ dataDir: flags.dataDir });
   const predicted = await predictTest(backend, path, sst, flags.result);
   const trainedOn = predicted.trainPhrases ? "phrases" : "sentences";
@@ -608,20 +704,82 @@ async function runPredict(flags: Flags, path: string, backend: Backend): Promise
   );
 }
 
+/**
+ * Return the config of a run: the flags given, and for the others the settings of the resumed
+ * checkpoint, else the defaults.
+ *
+ * @throws {CheckpointError} naming every given flag that differs from the checkpoint's setting,
+ *   and when the checkpoint lacks its config or history
+ * @throws {UsageError} when `--epochs` is below the checkpoint's epochs
+ * @throws {UserError} when the checkpoint already has all the epochs of the run
+ */
+function runConfig(flags: Flags, resumed?: Hw4Checkpoint): Hw4Config {
+  const requested: Partial<RunSettings> = {
+    cell: flags.cell,
+    hidden: flags.hidden,
+    layers: flags.layers,
+    direction: flags.direction,
+    pooling: flags.pooling,
+    attentionHidden: flags.attentionHidden,
+    attentionHops: flags.attentionHops,
+    penalty: flags.penalty,
+    dropout: flags.dropout,
+    epochs: flags.epochs,
+    lr: flags.lr,
+    lrDecay: flags.lrDecay,
+    momentum: flags.momentum,
+    clipNorm: flags.clipNorm,
+    batchSize: flags.batchSize,
+    seed: flags.seed,
+    // A switch can only be given as on, so off means unset.
+    freezeEmbeddings: flags.freezeEmbeddings ? true : undefined,
+    dispFreq: flags.dispFreq,
+    trainOn: flags.trainOn,
+  };
+  if (resumed === undefined) return resolveConfig(requested).config;
+
+  const path = resumed.checkpoint.path;
+  if (resumed.config === undefined || resumed.history === undefined) {
+    throw new CheckpointError(
+      `Checkpoint ${path} cannot be resumed: its metadata lacks the run's config or history`,
+    );
+  }
+  const { config, differences } = resolveConfig(requested, resumed.config);
+  const savedSize = resumed.spec.embeddingSize;
+  if (flags.embeddingSize !== undefined && flags.embeddingSize !== savedSize) {
+    differences.push(
+      `embedding-size is ${savedSize} in the checkpoint but ${flags.embeddingSize} here`,
+    );
+  }
+  if (differences.length > 0) {
+    throw new CheckpointError(
+      `Checkpoint ${path} does not fit the flags: ${differences.join("; ")}`,
+      { hint: "Leave those flags out to take the checkpoint's settings." },
+    );
+  }
+  const done = resumed.epoch;
+  if (config.epochs < done) {
+    throw new UsageError(
+      `Invalid --epochs ${config.epochs}: checkpoint ${path} has already trained ${done} ` +
+        `epochs, and --epochs counts them, so pass more than ${done}`,
+    );
+  }
+  if (config.epochs === done) {
+    throw new UserError(
+      `Checkpoint ${path} has already trained all ${plural(done, "epoch")} of its run: ` +
+        `pass --epochs above ${done} to train more`,
+    );
+  }
+  return config;
+}
+
 async function main(): Promise<number> {
   const flags = parseFlags(COMMAND, Deno.args);
-  const config = configFromFlags(flags);
-  for (const [name, value] of [["--momentum", config.momentum], ["--dropout", config.dropout]]) {
-    if ((value as number) >= 1) {
-      throw new UserError(`Invalid ${name} ${value}: expected a value below 1`);
-    }
-  }
-  if (config.lrDecay === 0) {
-    throw new UserError("Invalid --lr-decay 0: expected a factor in (0, 1]");
-  }
   if (flags.resume !== undefined && !flags.single) {
     throw new UserError("--resume continues a --single run: add --single");
   }
+  const resumed = flags.resume === undefined ? undefined : await readHw4Checkpoint(flags.resume);
+  const config = runConfig(flags, resumed);
   const backend = await createBackend(flags.backend);
 
   if (flags.predict !== undefined) {
@@ -641,7 +799,7 @@ async function main(): Promise<number> {
     cell: config.cell,
     hidden: config.hidden,
     layers: config.layers,
-    direction: flags.direction,
+    direction: config.bidirectional ? "bi" : "uni",
     pooling: config.pooling,
     attention: config.pooling === "attention"
       ? `d_a ${config.attentionHidden}, r ${config.attentionHops}, penalty ${config.penalty}`
@@ -664,7 +822,7 @@ async function main(): Promise<number> {
   console.log();
 
   const run = flags.single
-    ? await runSingle(flags, config, backend)
+    ? await runSingle(flags, config, backend, resumed)
     : await runReport(flags, config, backend);
 
   if (flags.targetAcc !== undefined) {

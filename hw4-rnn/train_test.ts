@@ -63,6 +63,22 @@ async function hw4(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
 
+/** Return checkpoint bytes with their JSON metadata changed by `edit`; the tensors stay valid. */
+function editMeta(bytes: Uint8Array, edit: (meta: Record<string, unknown>) => void): Uint8Array {
+  // The file is 8 bytes of magic, the header's byte length (uint32 LE), the JSON header, data.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+  edit(header.meta);
+  const newHeader = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(12 + newHeader.length + bytes.length - 12 - headerLength);
+  out.set(bytes.subarray(0, 8), 0);
+  new DataView(out.buffer).setUint32(8, newHeader.length, true);
+  out.set(newHeader, 12);
+  out.set(bytes.subarray(12 + headerLength), 12 + newHeader.length);
+  return out;
+}
+
 /** A network small enough to train in a second. */
 const SMALL = [
   "--hidden",
@@ -138,9 +154,13 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       assert.ok(labels.every((l) => /^[0-4]$/.test(l)), labels.join(","));
     });
 
-    await t.step("--resume continues after the saved epoch", async () => {
+    await t.step("--resume takes the checkpoint's settings", async () => {
+      // Without the architecture flags of SMALL, which the checkpoint stores.
       const run = await hw4([
-        ...common,
+        "--data-dir",
+        data,
+        "--checkpoints",
+        checkpoints,
         "--single",
         "--out",
         out,
@@ -151,23 +171,116 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       ]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /resuming: +.*last\.ckpt after epoch 3/);
+      assert.match(run.stdout, /hidden: +8\n/);
+      assert.match(run.stdout, /embeddings: from the checkpoint .*last\.ckpt, 6 features/);
       assert.match(run.stdout, /epoch {2}4\/4/);
       assert.doesNotMatch(run.stdout, /epoch {2}3\/4/);
       const epochs = await Deno.readTextFile(join(out, "run-epochs.csv"));
       assert.equal(epochs.trim().split("\n").length, 5, "header and 4 epochs");
+      const report = await Deno.readTextFile(join(out, "report.md"));
+      assert.match(report, /\| embeddings +\| from the checkpoint /);
     });
 
-    await t.step("--resume with another architecture names the mismatch", async () => {
+    await t.step("--resume into another folder tests the best epoch", async () => {
+      const moved = join(dir, "moved");
+      const run = await hw4([
+        "--data-dir",
+        data,
+        "--checkpoints",
+        moved,
+        "--single",
+        "--out",
+        join(dir, "moved-out"),
+        "--resume",
+        last,
+        "--epochs",
+        "5",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const reported = run.stdout.match(
+        /best dev accuracy \S+ at epoch (\d+); test accuracy there (\S+)/,
+      );
+      assert.ok(reported !== null, run.stdout);
+      const movedBest = join(moved, "single", "best.ckpt");
+      const predicted = await hw4([
+        "--predict",
+        movedBest,
+        "--data-dir",
+        data,
+        "--result",
+        join(dir, "r.txt"),
+      ]);
+      assert.equal(predicted.code, 0, predicted.stderr);
+      assert.match(predicted.stdout, new RegExp(`checkpoint of epoch ${reported[1]},`));
+      assert.match(
+        predicted.stdout,
+        new RegExp(`test accuracy ${reported[2].replace(".", "\\.")} `),
+      );
+    });
+
+    await t.step("--resume names each flag that differs", async () => {
       const wider = ["--data-dir", data, "--checkpoints", checkpoints, ...SMALL];
       wider[wider.indexOf("--hidden") + 1] = "9";
-      const run = await hw4([...wider, "--single", "--resume", last]);
+      const run = await hw4([...wider, "--single", "--resume", last, "--cell", "gru"]);
       assert.equal(run.code, 1);
-      const lines = run.stderr.trim().split("\n").filter((l) => l.startsWith("error"));
+      const lines = run.stderr.trim().split("\n");
       assert.equal(lines.length, 1, run.stderr);
       assert.match(
         lines[0],
-        /does not fit the network: shape mismatch: encoder\.l1\.fw\.W is \[14, 32\] in the file but \[15, 36\] in the network/,
+        /^error: Checkpoint .*last\.ckpt does not fit the flags: cell is lstm in the checkpoint but gru here; hidden is 8 in the checkpoint but 9 here\. Leave those flags out/,
       );
+    });
+
+    await t.step("--resume of a finished run says so", async () => {
+      const resume = [
+        "--data-dir",
+        data,
+        "--checkpoints",
+        checkpoints,
+        "--single",
+        "--resume",
+        last,
+      ];
+      const finished = await hw4(resume);
+      assert.equal(finished.code, 1);
+      assert.match(
+        finished.stderr.trim(),
+        /^error: Checkpoint .*last\.ckpt has already trained all 4 epochs of its run: pass --epochs above 4 to train more$/,
+      );
+      const fewer = await hw4([...resume, "--epochs", "2"]);
+      assert.equal(fewer.code, 2);
+      assert.equal(fewer.stderr.trim().split("\n").length, 1, fewer.stderr);
+      assert.match(
+        fewer.stderr,
+        /^error: Invalid --epochs 2: checkpoint .* has already trained 4 epochs/,
+      );
+    });
+
+    await t.step("--resume without the best.ckpt stops before training", async () => {
+      const lone = join(dir, "lone");
+      await Deno.mkdir(lone);
+      // A history whose best dev epoch is the first, so resuming needs that epoch's best.ckpt.
+      const bytes = editMeta(await Deno.readFile(last), (meta) => {
+        (meta.history as { epochs: { devAcc: number }[] }).epochs[0].devAcc = 1;
+      });
+      await Deno.writeFile(join(lone, "last.ckpt"), bytes);
+      const run = await hw4([
+        "--data-dir",
+        data,
+        "--checkpoints",
+        join(dir, "lone-ckpt"),
+        "--single",
+        "--resume",
+        join(lone, "last.ckpt"),
+        "--epochs",
+        "6",
+      ]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr.trim(),
+        /^error: Checkpoint .*lone\/best\.ckpt not found: resuming .*last\.ckpt needs the best\.ckpt of its run, written at its best dev epoch 1$/,
+      );
+      assert.doesNotMatch(run.stdout, /epoch {2}\d\/6/);
     });
 
     await t.step("--train-on sentences trains, resumes, predicts", async () => {
@@ -193,12 +306,10 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       assert.match(report, /\| training examples +\| 200 sentences \(--train-on sentences\) +\|/);
       assert.match(report, /\| epoch \| train loss \| train accuracy \|/);
 
+      // Without --train-on, the checkpoint's setting applies.
       const byDefault = await hw4([...sentenceCommon, "--single", "--resume", sentenceLast]);
       assert.equal(byDefault.code, 1);
-      assert.match(
-        byDefault.stderr.trim(),
-        /^error: Checkpoint .*last\.ckpt was trained on sentences: resume it with --train-on sentences$/,
-      );
+      assert.match(byDefault.stderr.trim(), /has already trained all 1 epoch of its run/);
       const phrases = await hw4([
         ...common,
         "--single",
@@ -210,7 +321,7 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       assert.equal(phrases.code, 1);
       assert.match(
         phrases.stderr.trim(),
-        /^error: Checkpoint .*last\.ckpt was trained on phrases: resume it with --train-on phrases$/,
+        /^error: Checkpoint .*last\.ckpt does not fit the flags: train-on is phrases in the checkpoint but sentences here\./,
       );
 
       const resumed = await hw4([
@@ -257,6 +368,91 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
       assert.doesNotMatch(run.stderr, /\n\s+at /, "printed a stack trace");
     });
 
+    await t.step("bad paths and edited checkpoints exit in one line", async (t) => {
+      const aFile = join(dir, "a-file.txt");
+      await Deno.writeTextFile(aFile, "not a folder\n");
+      const edited = async (name: string, edit: (meta: Record<string, unknown>) => void) => {
+        const path = join(dir, name);
+        await Deno.writeFile(path, editMeta(await Deno.readFile(best), edit));
+        return path;
+      };
+      const cellEdited = await edited("cell.ckpt", (meta) => {
+        (meta.spec as Record<string, unknown>).cell = "xxxx";
+      });
+      const padRenamed = await edited("pad.ckpt", (meta) => {
+        (meta.vocab as string[])[0] = "_PADDING";
+      });
+      const negativeVocab = await edited("vocab.ckpt", (meta) => {
+        (meta.spec as Record<string, unknown>).vocabSize = -5;
+      });
+      const single = ["--single", "--data-dir", data, "--epochs", "1", ...SMALL];
+      const cases: [string, string[], number, RegExp][] = [
+        [
+          "--embeddings missing",
+          [...single, "--embeddings", join(dir, "none.txt")],
+          1,
+          /^error: Embeddings file .*none\.txt not found$/,
+        ],
+        [
+          "--embeddings a folder",
+          [...single, "--embeddings", dir],
+          1,
+          /^error: Embeddings file .* is a folder, expected a GloVe text file/,
+        ],
+        [
+          "--out a file",
+          [...single, "--out", aFile],
+          1,
+          /^error: --out .*a-file\.txt is a file, expected a folder$/,
+        ],
+        [
+          "--checkpoints a file",
+          [...single, "--out", out, "--checkpoints", aFile],
+          1,
+          /^error: --checkpoints .*a-file\.txt is a file, expected a folder$/,
+        ],
+        [
+          "--result a folder",
+          ["--predict", best, "--data-dir", data, "--result", dir],
+          2,
+          /^error: --result .* is a folder, expected a file name such as .*result\.txt\. Run with --help/,
+        ],
+        [
+          "--predict a folder",
+          ["--predict", checkpoints, "--data-dir", data],
+          1,
+          /^error: Checkpoint .*ckpt is a folder, expected a checkpoint file such as .*best\.ckpt$/,
+        ],
+        [
+          "cell edited",
+          ["--predict", cellEdited, "--data-dir", data],
+          1,
+          /^error: Checkpoint .*cell\.ckpt has invalid metadata: spec\.cell is "xxxx", expected one of rnn, gru, lstm$/,
+        ],
+        [
+          "_PAD renamed",
+          ["--predict", padRenamed, "--data-dir", data],
+          1,
+          /^error: Checkpoint .*pad\.ckpt has invalid metadata: vocab\[0\] is "_PADDING", expected "_PAD"$/,
+        ],
+        [
+          "vocabSize negative",
+          ["--single", "--data-dir", data, "--resume", negativeVocab],
+          1,
+          /^error: Checkpoint .*vocab\.ckpt has invalid metadata: spec\.vocabSize is -5, expected \d+, the length of vocab$/,
+        ],
+      ];
+      for (const [name, args, code, pattern] of cases) {
+        await t.step(name, async () => {
+          const run = await hw4(args);
+          assert.equal(run.code, code, run.stderr);
+          assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+          assert.match(run.stderr.trim(), pattern);
+        });
+      }
+      assert.equal(await Deno.readTextFile(aFile), "not a folder\n");
+    });
+
     await t.step("the report mode writes hw4.md with the cell comparison", async () => {
       const run = await hw4([...common, "--out", out, "--epochs", "2", "--compare-epochs", "1"]);
       assert.equal(run.code, 0, run.stderr);
@@ -299,7 +495,36 @@ Deno.test("hw4 command rejects bad flags and malformed data in one line", async 
         2,
         /^error: Invalid --train-on "words": expected one of phrases, sentences/,
       ],
-      [["--dropout", "1"], 1, /^error: Invalid --dropout 1: expected a value below 1$/],
+      [
+        ["--dropout", "1"],
+        2,
+        /^error: Invalid --dropout "1": expected a value in \[0, 1\)\. Run with --help/,
+      ],
+      [
+        ["--momentum", "1"],
+        2,
+        /^error: Invalid --momentum "1": expected a value in \[0, 1\)\. Run with --help/,
+      ],
+      [
+        ["--lr-decay", "0"],
+        2,
+        /^error: Invalid --lr-decay "0": expected a factor in \(0, 1\]\. Run with --help/,
+      ],
+      [
+        ["--lr-decay", "1.5"],
+        2,
+        /^error: Invalid --lr-decay "1\.5": expected a factor in \(0, 1\]\. Run with --help/,
+      ],
+      [
+        ["--vocab-size", "2"],
+        2,
+        /^error: Invalid --vocab-size "2": expected an integer of at least 3, room for _PAD, _UNK and one word\./,
+      ],
+      [
+        ["--data-dir", join(dir, "train.txt"), "--single"],
+        1,
+        /^error: SST data .*train\.txt is a file but not a ZIP archive: --data-dir expects a folder with train\.txt, dev\.txt and test\.txt, or trainDevTestTrees_PTB\.zip$/,
+      ],
       [["--resume", "x.ckpt"], 1, /^error: --resume continues a --single run: add --single$/],
       [
         ["--data-dir", dir, "--single"],

@@ -12,7 +12,8 @@ import { DataError, type Rng } from "@nn/core";
 export const PAD = 0;
 /** Id of `_UNK`, which stands for every word outside the vocabulary. */
 export const UNK = 1;
-const SPECIAL_TOKENS = ["_PAD", "_UNK"];
+/** The words of ids PAD and UNK, which every vocabulary starts with. */
+export const SPECIAL_TOKENS: readonly string[] = ["_PAD", "_UNK"];
 
 /**
  * Return the form of an SST token that the vocabulary and GloVe use: lower-cased, with the
@@ -116,17 +117,23 @@ export interface PretrainedVectors {
  *
  * Words are matched after {@linkcode normalizeToken}, and the first line of a word wins. D is
  * taken from the first line; a first line of exactly two integers (word2vec's
- * `count dimension` header) is skipped.
+ * `count dimension` header) is skipped. A line with more than D + 1 fields is a word that
+ * contains spaces, as in some GloVe files, unless all its fields after the first are numbers:
+ * then it is a vector of another dimension, and the file is rejected.
  *
- * @throws {DataError} naming the file and line for a line with fewer than D numbers or a value
- *   that is not a number, and when no vocabulary word has a vector
- * @throws {Deno.errors.NotFound} when the file does not exist
+ * @throws {DataError} when the file is not found or is a folder; naming the file and line for a
+ *   line with fewer than D numbers, a value that is not a number, or a vocabulary word with
+ *   more than D numbers; when other lines hold vectors of another dimension; and when no
+ *   vocabulary word has a vector
  */
 export async function readEmbeddings(path: string, vocab: Vocabulary): Promise<PretrainedVectors> {
+  await checkEmbeddingsFile(path);
   let dim = 0;
   let vectors = new Float32Array(0);
   const found = new Uint8Array(vocab.size);
   let foundCount = 0, sum = 0, sumSquares = 0;
+  // Lines of numbers only, after the word, with more than D of them.
+  let otherDimensionLines = 0, firstOtherDimension = "";
 
   let lineNumber = 0;
   for await (const line of readLines(path)) {
@@ -146,6 +153,19 @@ export async function readEmbeddings(path: string, vocab: Vocabulary): Promise<P
         `${path}:${lineNumber}: ${fields.length - 1} values, expected ${dim} as on the first line`,
       );
     }
+    if (fields.length > dim + 1 && fields.slice(1).every(isNumber)) {
+      if (vocab.id(fields[0]) !== UNK) {
+        throw new DataError(
+          `${path}:${lineNumber}: ${fields.length - 1} values for "${fields[0]}", expected ` +
+            `${dim} as on the first line`,
+        );
+      }
+      if (otherDimensionLines === 0) {
+        firstOtherDimension = `line ${lineNumber} has ${fields.length - 1}`;
+      }
+      otherDimensionLines++;
+      continue;
+    }
     // A word may contain spaces in some GloVe files: the last D fields are the vector.
     const word = fields.slice(0, fields.length - dim).join(" ");
     const id = vocab.id(word);
@@ -162,6 +182,15 @@ export async function readEmbeddings(path: string, vocab: Vocabulary): Promise<P
     }
     found[id] = 1;
     foundCount++;
+  }
+  if (otherDimensionLines > 0) {
+    const lines = otherDimensionLines === 1
+      ? "1 line holds a vector"
+      : `${otherDimensionLines} lines hold vectors`;
+    throw new DataError(
+      `${path}: ${lines} of more than the first line's ${dim} values ` +
+        `(${firstOtherDimension}): every vector must have the same dimension`,
+    );
   }
   if (foundCount === 0) {
     throw new DataError(`${path}: none of the ${vocab.size} vocabulary words has a vector`);
@@ -194,6 +223,29 @@ export function embeddingTable(
     }
   }
   return table;
+}
+
+function isNumber(text: string): boolean {
+  return text !== "" && Number.isFinite(Number(text));
+}
+
+/** @throws {DataError} when `path` is not found or is a folder */
+async function checkEmbeddingsFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new DataError(`Embeddings file ${path} not found`, { cause: err });
+    }
+    throw err;
+  }
+  if (info.isDirectory) {
+    throw new DataError(
+      `Embeddings file ${path} is a folder, expected a GloVe text file such as ` +
+        "glove.6B.100d.txt (raw or .gz)",
+    );
+  }
 }
 
 /** Yield the lines of a text file, raw or gzip, without its line breaks. */

@@ -109,6 +109,21 @@ Deno.test("readEmbeddings() reads raw and gzip GloVe files for the vocabulary", 
       { name: "a short line", body: "good 1 2 3\nn't 1 2\n", message: /:2: 2 values, expected 3/ },
       { name: "a bad number", body: "good 1 x 3\n", message: /:1: value 2 "x" is not a number$/ },
       { name: "no known word", body: "bad 1 2 3\n", message: /none of the 6 vocabulary words/ },
+      {
+        name: "a longer vector of a vocabulary word",
+        body: "good 1 2 3\nn't 1 2 3 4\n",
+        message: /:2: 4 values for "n't", expected 3 as on the first line$/,
+      },
+      {
+        name: "a shorter first line",
+        body: "bad 1 2\ngood 1 2 3\n",
+        message: /:2: 3 values for "good", expected 2 as on the first line$/,
+      },
+      {
+        name: "longer vectors of other words",
+        body: "good 1 2 3\nzzz 1 2 3 4\nyyy 1 2 3 4 5\n",
+        message: /: 2 lines hold vectors of more than the first line's 3 values \(line 2 has 4\): /,
+      },
     ];
     for (const c of cases) {
       await t.step(c.name, async () => {
@@ -118,6 +133,25 @@ Deno.test("readEmbeddings() reads raw and gzip GloVe files for the vocabulary", 
           name: "DataError",
           message: c.message,
         });
+      });
+    }
+
+    await t.step("a word with spaces", async () => {
+      const path = join(dir, "spaces.txt");
+      await Deno.writeTextFile(path, "good 1 2 3\nnew york 4 5 6\n1/2 7 8 9\n");
+      const vectors = await readEmbeddings(path, vocab);
+      assert.equal(vectors.foundCount, 2);
+      assert.deepEqual([...vectors.vectors.subarray(9, 12)], [7, 8, 9]);
+    });
+
+    for (
+      const [name, path, message] of [
+        ["a missing file", join(dir, "none.txt"), /^Embeddings file .*none\.txt not found$/],
+        ["a folder", dir, /^Embeddings file .* is a folder, expected a GloVe text file/],
+      ] as const
+    ) {
+      await t.step(name, async () => {
+        await assert.rejects(readEmbeddings(path, vocab), { name: "DataError", message });
       });
     }
   } finally {
