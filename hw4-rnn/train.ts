@@ -74,6 +74,9 @@ export { TRAINING_SETS } from "./flags.ts";
 
 const d = DEFAULT_CONFIG;
 
+/** Folder of the runs' checkpoints when `--checkpoints` is not given. */
+const DEFAULT_CHECKPOINTS = "runs/hw4";
+
 /** Flags of `deno task hw4`. */
 export const COMMAND = {
   usage: "deno task hw4 [flags]",
@@ -175,7 +178,12 @@ export const COMMAND = {
       undefined,
       { valueName: "DIR" },
     ),
-    checkpoints: flag.string("folder of each run's checkpoints", "runs/hw4", { valueName: "DIR" }),
+    checkpoints: flag.string(
+      "folder of each run's checkpoints (default: runs/hw4; with --resume, the resumed " +
+        "checkpoint's run keeps writing beside it)",
+      undefined,
+      { valueName: "DIR" },
+    ),
     targetAcc: flag.probability(
       "exit with status 1 when the best dev accuracy of the final or single run is below this",
       undefined,
@@ -410,21 +418,22 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
   );
   await ensureFolder(out, "--out");
   await ensureFolder(logs, "--out");
-  await ensureFolder(flags.checkpoints, "--checkpoints");
+  const checkpoints = flags.checkpoints ?? DEFAULT_CHECKPOINTS;
+  await ensureFolder(checkpoints, "--checkpoints");
   for (const name of [...comparison.map((run) => run.name), "final"]) {
-    await ensureFolder(join(flags.checkpoints, name), "--checkpoints");
+    await ensureFolder(join(checkpoints, name), "--checkpoints");
   }
   const prepared = await loadData(flags, config);
 
   const compared: NamedRun[] = [];
   for (const run of comparison) {
-    const checkpointDir = join(flags.checkpoints, run.name);
+    const checkpointDir = join(checkpoints, run.name);
     compared.push(
       await trainWithProgress(backend, prepared, run.name, run.label, run.config, checkpointDir),
     );
   }
   const finalLabel = "final";
-  const finalDir = join(flags.checkpoints, "final");
+  const finalDir = join(checkpoints, "final");
   const final = await trainWithProgress(
     backend,
     prepared,
@@ -568,9 +577,15 @@ async function runSingle(
   resumed?: Hw4Checkpoint,
 ): Promise<NamedRun> {
   const out = flags.out ?? "runs/hw4";
-  const checkpointDir = join(flags.checkpoints, "single");
+  // A resumed run keeps writing beside the checkpoint it continues, unless --checkpoints says
+  // otherwise, so it never overwrites another run's files in the default folder.
+  const checkpointDir = flags.checkpoints !== undefined
+    ? join(flags.checkpoints, "single")
+    : resumed !== undefined
+    ? dirname(resumed.checkpoint.path)
+    : join(DEFAULT_CHECKPOINTS, "single");
   await ensureFolder(out, "--out");
-  await ensureFolder(flags.checkpoints, "--checkpoints");
+  await ensureFolder(dirname(checkpointDir), "--checkpoints");
   await ensureFolder(checkpointDir, "--checkpoints");
   let resume: { last: Checkpoint; best?: Checkpoint } | undefined;
   if (resumed !== undefined) {

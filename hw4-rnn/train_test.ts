@@ -45,8 +45,12 @@ async function writeData(dir: string): Promise<{ data: string; glove: string }> 
   return { data, glove };
 }
 
-async function hw4(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function hw4(
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const command = new Deno.Command(Deno.execPath(), {
+    cwd,
     args: [
       "run",
       "--allow-read",
@@ -155,12 +159,12 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
     });
 
     await t.step("--resume takes the checkpoint's settings", async () => {
-      // Without the architecture flags of SMALL, which the checkpoint stores.
+      // Without the architecture flags of SMALL, which the checkpoint stores, and without
+      // --checkpoints: the run must keep writing beside the checkpoint it resumes, not into
+      // runs/hw4 of the working folder.
       const run = await hw4([
         "--data-dir",
         data,
-        "--checkpoints",
-        checkpoints,
         "--single",
         "--out",
         out,
@@ -168,8 +172,18 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
         last,
         "--epochs",
         "4",
-      ]);
+      ], dir);
       assert.equal(run.code, 0, run.stderr);
+      await assert.rejects(Deno.stat(join(dir, "runs")), Deno.errors.NotFound);
+      const lastMeta = await hw4([
+        "--predict",
+        last,
+        "--data-dir",
+        data,
+        "--result",
+        join(dir, "r4.txt"),
+      ]);
+      assert.match(lastMeta.stdout, /checkpoint of epoch 4,/, "last.ckpt now holds epoch 4");
       assert.match(run.stdout, /resuming: +.*last\.ckpt after epoch 3/);
       assert.match(run.stdout, /hidden: +8\n/);
       assert.match(run.stdout, /embeddings: from the checkpoint .*last\.ckpt, 6 features/);
