@@ -13,8 +13,6 @@ import {
   parseProbability,
   UsageError,
 } from "@nn/core";
-import type { PoolingName } from "./model.ts";
-import type { CellName } from "./recurrent.ts";
 import { DEFAULT_CONFIG, type Hw4Config } from "./run.ts";
 
 /** Values of `--train-on`: the training examples a run reads. */
@@ -24,27 +22,10 @@ export const TRAINING_SETS = ["phrases", "sentences"] as const;
 export const DEFAULT_EMBEDDING_SIZE = 100;
 
 /** A run's settings keyed like the flags that set them, e.g. `direction` for `--direction`. */
-export interface RunSettings {
-  cell: CellName;
-  hidden: number;
-  layers: number;
+export type RunSettings = Omit<Hw4Config, "bidirectional" | "trainPhrases"> & {
   direction: "bi" | "uni";
-  pooling: PoolingName;
-  attentionHidden: number;
-  attentionHops: number;
-  penalty: number;
-  dropout: number;
-  epochs: number;
-  lr: number;
-  lrDecay: number;
-  momentum: number;
-  clipNorm: number;
-  batchSize: number;
-  seed: number;
-  freezeEmbeddings: boolean;
-  dispFreq: number;
   trainOn: typeof TRAINING_SETS[number];
-}
+};
 
 /** Return `config` in the flags' terms. */
 export function settingsOf(config: Hw4Config): RunSettings {
