@@ -147,7 +147,8 @@ export async function saveCheckpoint(path: string, contents: CheckpointContents)
 /**
  * Read the checkpoint at `path`.
  *
- * @throws {CheckpointError} when the file does not exist, or as {@linkcode decodeCheckpoint}
+ * @throws {CheckpointError} when the file does not exist or is a folder, or as
+ *   {@linkcode decodeCheckpoint}
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   let bytes: Uint8Array;
@@ -156,6 +157,12 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new CheckpointError(`Checkpoint ${path} not found`, { cause: err });
+    }
+    if (err instanceof Deno.errors.IsADirectory) {
+      throw new CheckpointError(
+        `Checkpoint ${path} is a folder, expected a checkpoint file such as ${path}/best.ckpt`,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -159,6 +159,18 @@ Deno.test("loadCheckpoint() rejects a missing file in one line", async () => {
   });
 });
 
+Deno.test("loadCheckpoint() rejects a folder in one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(loadCheckpoint(dir), {
+      name: "CheckpointError",
+      message: `Checkpoint ${dir} is a folder, expected a checkpoint file such as ${dir}/best.ckpt`,
+    });
+  } finally {
+    await Deno.remove(dir);
+  }
+});
+
 Deno.test("encodeCheckpoint() rejects duplicate names and non-JSON metadata", async (t) => {
   await t.step("duplicate parameter names", () => {
     const params = [param("fc.W", [1], () => 0), param("fc.W", [1], () => 0)];

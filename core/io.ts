@@ -6,6 +6,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { UserError } from "./cli.ts";
 
 /**
  * Write `data` to `path` atomically, creating missing parent directories.
@@ -45,5 +46,31 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (error) {
     await Deno.remove(tempPath).catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Create the output folder `path` of flag `flagName` if needed and check that files can be
+ * written in it, so that a bad output path fails before training rather than after it.
+ *
+ * @throws {UserError} naming the flag, the folder and the reason
+ */
+export async function prepareOutputFolder(path: string, flagName: string): Promise<void> {
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info !== undefined && !info.isDirectory) {
+    throw new UserError(`Invalid ${flagName} ${path}: it is a file, not a folder`, {
+      hint: `Pass ${flagName} a folder, or a path where one can be created.`,
+    });
+  }
+  try {
+    await Deno.mkdir(path, { recursive: true });
+    const probe = await Deno.makeTempFile({ dir: path, prefix: ".write-test-" });
+    await Deno.remove(probe);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UserError(`Cannot write to ${flagName} ${path}: ${reason}`, {
+      hint: `Pass ${flagName} a folder that can be created and written.`,
+      cause: error,
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { writeFileAtomic } from "./io.ts";
+import { prepareOutputFolder, writeFileAtomic } from "./io.ts";
 
 async function listDir(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -104,6 +104,29 @@ Deno.test("writeFileAtomic() keeps concurrent writes whole", async () => {
     const text = await Deno.readTextFile(path);
     ok(versions.includes(text), `file holds a mix of versions (${text.length} chars)`);
     deepEqual(await listDir(dir), ["race.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("prepareOutputFolder() creates or rejects", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fresh = join(dir, "a", "b");
+    await prepareOutputFolder(fresh, "--out");
+    ok((await Deno.stat(fresh)).isDirectory);
+    deepEqual(await listDir(fresh), [], "the write probe is removed");
+
+    const file = join(dir, "file.txt");
+    await Deno.writeTextFile(file, "x");
+    await rejects(
+      () => prepareOutputFolder(file, "--out"),
+      /^UserError: Invalid --out .*file\.txt: it is a file, not a folder$/,
+    );
+    await rejects(
+      () => prepareOutputFolder(join(file, "below"), "--logs"),
+      /^UserError: Cannot write to --logs .*file\.txt\/below: /,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -54,7 +54,7 @@ export {
   type TrainEpochOptions,
   type TrainEpochResult,
 } from "./train/loop.ts";
-export { writeFileAtomic } from "./io.ts";
+export { prepareOutputFolder, writeFileAtomic } from "./io.ts";
 export {
   type CommandSpec,
   configBlock,

@@ -87,31 +87,6 @@ export async function loadCheckpointFlag(flag: string, path: string): Promise<Ch
 }
 
 /**
- * Create the output folder `out` if needed and check that files can be written in it, so that a
- * bad `--out` fails before the first epoch rather than after it.
- *
- * @throws {UserError} naming the folder and the reason
- */
-export async function prepareOutputFolder(out: string): Promise<void> {
-  const info = await Deno.stat(out).catch(() => undefined);
-  if (info !== undefined && !info.isDirectory) {
-    throw new UserError(`Invalid --out ${out}: it is a file, not a folder`, {
-      hint: "Pass --out a folder, or a path where one can be created.",
-    });
-  }
-  try {
-    await Deno.mkdir(out, { recursive: true });
-    const probe = await Deno.makeTempFile({ dir: out, prefix: ".write-test-" });
-    await Deno.remove(probe);
-  } catch (error) {
-    throw new UserError(`Cannot write to --out ${out}: ${errorMessage(error)}`, {
-      hint: "Pass --out a folder that can be created and written.",
-      cause: error,
-    });
-  }
-}
-
-/**
  * Check that every training batch gives batch norm at least 2 values per channel. The MLP's
  * BatchNorm1d fails on a batch of 1 image, such as the short last batch of 50,001 images in
  * batches of 100.

@@ -20,6 +20,7 @@ import {
   formatNumber,
   formatPercent,
   parseFlags,
+  prepareOutputFolder,
   runMain,
   UsageError,
   UserError,
@@ -30,7 +31,6 @@ import {
   commandLine,
   loadCheckpointFlag,
   loadData,
-  prepareOutputFolder,
   trainFlags,
   trainWithConsole,
 } from "./console.ts";
@@ -282,7 +282,7 @@ async function trainCommand(args: string[]): Promise<number> {
   assertCnnFits(config);
   const out = flags.out ??
     (flags.resume === undefined ? join("runs", "hw3", config.kind) : dirname(flags.resume));
-  await prepareOutputFolder(out);
+  await prepareOutputFolder(out, "--out");
   if (resume !== undefined && flags.resume !== undefined) {
     await copyBestCheckpoint(resume, dirname(flags.resume), out);
   }

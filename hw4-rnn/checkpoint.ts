@@ -30,21 +30,10 @@ export interface Hw4Checkpoint {
 /**
  * Load an HW4 checkpoint and check its metadata.
  *
- * @throws {CheckpointError} when `path` is a folder or not found, as `loadCheckpoint` for a
- *   damaged file, and naming the field, its value and what was expected for invalid metadata
+ * @throws {CheckpointError} as `loadCheckpoint` for a folder, a missing or a damaged file, and
+ *   naming the field, its value and what was expected for invalid metadata
  */
 export async function readHw4Checkpoint(path: string): Promise<Hw4Checkpoint> {
-  let info: Deno.FileInfo | undefined;
-  try {
-    info = await Deno.stat(path);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  if (info?.isDirectory) {
-    throw new CheckpointError(
-      `Checkpoint ${path} is a folder, expected a checkpoint file such as ${path}/best.ckpt`,
-    );
-  }
   return parseHw4Checkpoint(await loadCheckpoint(path));
 }
 

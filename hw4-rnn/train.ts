@@ -29,6 +29,7 @@ import {
   formatPercent,
   markdownTable,
   parseFlags,
+  prepareOutputFolder,
   Progress,
   restoreParams,
   Rng,
@@ -416,12 +417,12 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     flags.compareHidden,
     flags.compareLr,
   );
-  await ensureFolder(out, "--out");
-  await ensureFolder(logs, "--out");
+  await prepareOutputFolder(out, "--out");
+  await prepareOutputFolder(logs, "--out");
   const checkpoints = flags.checkpoints ?? DEFAULT_CHECKPOINTS;
-  await ensureFolder(checkpoints, "--checkpoints");
+  await prepareOutputFolder(checkpoints, "--checkpoints");
   for (const name of [...comparison.map((run) => run.name), "final"]) {
-    await ensureFolder(join(checkpoints, name), "--checkpoints");
+    await prepareOutputFolder(join(checkpoints, name), "--checkpoints");
   }
   const prepared = await loadData(flags, config);
 
@@ -584,9 +585,9 @@ async function runSingle(
     : resumed !== undefined
     ? dirname(resumed.checkpoint.path)
     : join(DEFAULT_CHECKPOINTS, "single");
-  await ensureFolder(out, "--out");
-  await ensureFolder(dirname(checkpointDir), "--checkpoints");
-  await ensureFolder(checkpointDir, "--checkpoints");
+  await prepareOutputFolder(out, "--out");
+  await prepareOutputFolder(dirname(checkpointDir), "--checkpoints");
+  await prepareOutputFolder(checkpointDir, "--checkpoints");
   let resume: { last: Checkpoint; best?: Checkpoint } | undefined;
   if (resumed !== undefined) {
     resume = await resumeCheckpoints(resumed, checkpointDir);
@@ -681,26 +682,6 @@ async function pathExists(path: string): Promise<boolean> {
   }
 }
 
-/**
- * Create the folder `path` of flag `flagName` if it does not exist, before any training, so that
- * a bad output path stops the run before work is lost.
- *
- * @throws {UserError} when `path` is a file, or a part of it is, or it cannot be created
- */
-async function ensureFolder(path: string, flagName: string): Promise<void> {
-  try {
-    await Deno.mkdir(path, { recursive: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      throw new UserError(`${flagName} ${path} is a file, expected a folder`);
-    }
-    if (err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.PermissionDenied) {
-      throw new UserError(`Cannot create the ${flagName} folder ${path}: ${err.message}`);
-    }
-    throw err;
-  }
-}
-
 async function runPredict(flags: Flags, path: string, backend: Backend): Promise<void> {
   if ((await pathExists(flags.result)) && (await Deno.stat(flags.result)).isDirectory) {
     throw new UsageError(
@@ -708,7 +689,7 @@ async function runPredict(flags: Flags, path: string, backend: Backend): Promise
         join(flags.result, "result.txt"),
     );
   }
-  await ensureFolder(dirname(flags.result), "--result");
+  await prepareOutputFolder(dirname(flags.result), "--result");
   const sst = await loadSst({ dataDir: flags.dataDir });
   const predicted = await predictTest(backend, path, sst, flags.result);
   const trainedOn = predicted.trainPhrases ? "phrases" : "sentences";

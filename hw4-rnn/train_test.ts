@@ -417,13 +417,13 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
           "--out a file",
           [...single, "--out", aFile],
           1,
-          /^error: --out .*a-file\.txt is a file, expected a folder$/,
+          /^error: Invalid --out .*a-file\.txt: it is a file, not a folder\. Pass --out a folder, or a path where one can be created\.$/,
         ],
         [
           "--checkpoints a file",
           [...single, "--out", out, "--checkpoints", aFile],
           1,
-          /^error: --checkpoints .*a-file\.txt is a file, expected a folder$/,
+          /^error: Invalid --checkpoints .*a-file\.txt: it is a file, not a folder\. Pass --checkpoints a folder, or a path where one can be created\.$/,
         ],
         [
           "--result a folder",
