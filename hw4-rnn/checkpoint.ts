@@ -182,7 +182,7 @@ function isPositiveInt(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 1;
 }
 
-/** Whether `value` is a number in `[low, high)`, or `[low, high]` when `closed`. */
+/** Return whether `value` is a number in `[low, high)`, or in `[low, high]` when `closed`. */
 function isInRange(value: unknown, low: number, high: number, closed: boolean): boolean {
   if (typeof value !== "number" || !(value >= low)) return false;
   return closed ? value <= high : value < high;

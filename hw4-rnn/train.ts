@@ -578,8 +578,8 @@ async function runSingle(
   resumed?: Hw4Checkpoint,
 ): Promise<NamedRun> {
   const out = flags.out ?? "runs/hw4";
-  // A resumed run keeps writing beside the checkpoint it continues, unless --checkpoints says
-  // otherwise, so it never overwrites another run's files in the default folder.
+  // A resumed run keeps writing beside the checkpoint it continues, unless --checkpoints sets
+  // another folder, so it never overwrites another run's files in the default folder.
   const checkpointDir = flags.checkpoints !== undefined
     ? join(flags.checkpoints, "single")
     : resumed !== undefined

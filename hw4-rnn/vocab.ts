@@ -117,9 +117,9 @@ export interface PretrainedVectors {
  *
  * Words are matched after {@linkcode normalizeToken}, and the first line of a word wins. D is
  * taken from the first line; a first line of exactly two integers (word2vec's
- * `count dimension` header) is skipped. A line with more than D + 1 fields is a word that
- * contains spaces, as in some GloVe files, unless all its fields after the first are numbers:
- * then it is a vector of another dimension, and the file is rejected.
+ * `count dimension` header) is skipped. A line with more than D + 1 fields is read as a word
+ * that contains spaces, as in some GloVe files. When all its fields after the first are numbers,
+ * it is a vector of another dimension instead, and the file is rejected.
  *
  * @throws {DataError} when the file is not found or is a folder; naming the file and line for a
  *   line with fewer than D numbers, a value that is not a number, or a vocabulary word with

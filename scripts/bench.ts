@@ -227,7 +227,7 @@ async function cnnEpochs(backends: Backend[], python: string, epochs: number): P
 async function thresholdSweep(): Promise<void> {
   const one = await createWasmBackend({ threads: 1 });
   const two = await createWasmBackend({ threads: 2, parallelMinMacs: 0 });
-  console.log("Products [M, K]·[K, N] on wasm, GFLOPS; two threads always split here:\n");
+  console.log("Products [M, K]·[K, N] on wasm in GFLOPS. Two threads always split here.\n");
   console.log("| M×N×K | multiply-adds | 1 thread | 2 threads | 2 / 1 |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   for (let log2 = 12; log2 <= 22; log2++) {
