@@ -45,6 +45,11 @@ const SYMBOLS = {
 const OPENBLAS_SYMBOLS = {
   openblas_get_config: { parameters: [], result: "pointer", optional: true },
   openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+  openblas_get_corename: { parameters: [], result: "pointer", optional: true },
+  support_avx512: { parameters: [], result: "i32", optional: true },
+  support_avx2: { parameters: [], result: "i32", optional: true },
+  gotoblas_dynamic_init: { parameters: [], result: "void", optional: true },
+  gotoblas_dynamic_quit: { parameters: [], result: "void", optional: true },
 } as const;
 
 /** Library file names to try on this operating system, most preferred first. */
@@ -61,6 +66,52 @@ export function blasCandidates(os: typeof Deno.build.os = Deno.build.os): string
     default:
       return ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"];
   }
+}
+
+/**
+ * Return the OpenBLAS core type whose sgemm kernels suit a CPU with these instruction sets:
+ * `SkylakeX` with AVX-512, `Haswell` with AVX2, else undefined.
+ */
+export function openblasCoreType(cpu: { avx512: boolean; avx2: boolean }): string | undefined {
+  if (cpu.avx512) return "SkylakeX";
+  if (cpu.avx2) return "Haswell";
+  return undefined;
+}
+
+/**
+ * Switch a DYNAMIC_ARCH OpenBLAS that fell back to its slowest x86-64 kernels (`Prescott`) to
+ * the kernels of the CPU's instruction sets, and return the new core name; return undefined and
+ * change nothing otherwise.
+ *
+ * OpenBLAS picks its kernels from the CPU's family and model numbers, so a release older than
+ * the CPU does not know it: OpenBLAS 0.3.21 runs an Emerald Rapids Xeon (family 6, model 207) as
+ * Prescott, at about a fifth of the speed. OpenBLAS's own `support_avx512` and `support_avx2`
+ * ask the CPU and the operating system, so they still answer on such a CPU. The switch repeats
+ * OpenBLAS's start-up choice with `OPENBLAS_CORETYPE` set, and happens only when the user did
+ * not set that variable.
+ */
+function fixOpenblasCore(
+  symbols: Deno.DynamicLibrary<typeof OPENBLAS_SYMBOLS>["symbols"],
+): string | undefined {
+  const { openblas_get_corename, support_avx512, support_avx2 } = symbols;
+  const { gotoblas_dynamic_init, gotoblas_dynamic_quit } = symbols;
+  if (
+    !openblas_get_corename || !support_avx512 || !support_avx2 || !gotoblas_dynamic_init ||
+    !gotoblas_dynamic_quit
+  ) return undefined;
+  const corename = () => {
+    const pointer = openblas_get_corename();
+    return pointer ? new Deno.UnsafePointerView(pointer).getCString() : "";
+  };
+  if (corename().toLowerCase() !== "prescott") return undefined;
+  const env = Deno.permissions.querySync({ name: "env", variable: "OPENBLAS_CORETYPE" });
+  if (env.state !== "granted" || Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return undefined;
+  const core = openblasCoreType({ avx512: support_avx512() !== 0, avx2: support_avx2() !== 0 });
+  if (core === undefined) return undefined;
+  Deno.env.set("OPENBLAS_CORETYPE", core);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  return corename();
 }
 
 /** The outcome of {@linkcode createBlasBackend}: a backend, or the reason there is none. */
@@ -93,6 +144,7 @@ export async function createBlasBackend(
   }
   if (library === null) return { reason: `${tried.join(", ")} not found` };
 
+  const chosenCore = fixOpenblasCore(library.symbols);
   const wasm = await createWasmBackend(options);
   const threads = resolveThreads(options.threads);
   library.symbols.openblas_set_num_threads?.(threads);
@@ -127,7 +179,10 @@ export async function createBlasBackend(
   // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64" keeps its
   // version and core type; the build flags (upper case) are left out.
   const version = config.split(" ").filter((word) => !/^[A-Z_]+(=\d+)?$/.test(word)).join(" ");
-  const source = version === "" ? path : `${version} via ${path}`;
+  const chosen = chosenCore === undefined
+    ? ""
+    : " (chosen from the CPU's AVX support; OpenBLAS guessed Prescott)";
+  const source = version === "" ? path : `${version}${chosen} via ${path}`;
   return {
     backend: {
       ...wasm,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Tensor } from "../tensor.ts";
 import { Rng } from "../random.ts";
 import { createTsBackend } from "./ts.ts";
-import { blasCandidates, createBlasBackend } from "./blas.ts";
+import { blasCandidates, createBlasBackend, openblasCoreType } from "./blas.ts";
 import { createBackend } from "./mod.ts";
 
 const reference = createTsBackend();
@@ -111,6 +111,34 @@ Deno.test("blasCandidates() lists a library for each system", () => {
   assert.equal(blasCandidates("linux")[0], "libopenblas.so.0");
   assert.match(blasCandidates("darwin")[0], /Accelerate/);
   assert.equal(blasCandidates("windows")[0], "libopenblas.dll");
+});
+
+Deno.test("openblasCoreType() picks SkylakeX with AVX-512, Haswell with AVX2", () => {
+  assert.equal(openblasCoreType({ avx512: true, avx2: true }), "SkylakeX");
+  assert.equal(openblasCoreType({ avx512: false, avx2: true }), "Haswell");
+  assert.equal(openblasCoreType({ avx512: false, avx2: false }), undefined);
+});
+
+/** Whether the loaded OpenBLAS reports AVX2 support, or undefined when it cannot tell. */
+function openblasSeesAvx2(): boolean | undefined {
+  const library = Deno.dlopen("libopenblas.so.0", {
+    support_avx2: { parameters: [], result: "i32", optional: true },
+  });
+  try {
+    return library.symbols.support_avx2 ? library.symbols.support_avx2() !== 0 : undefined;
+  } finally {
+    library.close();
+  }
+}
+
+Deno.test({
+  name: "blas backend never runs OpenBLAS's Prescott fallback on a CPU with AVX2",
+  ignore: !blas.backend || Deno.build.os !== "linux" || Deno.build.arch !== "x86_64",
+  fn() {
+    const description = blas.backend!.description;
+    if (!description.includes("libopenblas.so.0") || openblasSeesAvx2() !== true) return;
+    assert.doesNotMatch(description, /OpenBLAS [\d.]+ Prescott/, description);
+  },
 });
 
 Deno.test("createBackend('auto') picks blas when it loads, else says why not", async () => {
