@@ -25,12 +25,10 @@ import {
   flattenSteps,
   rowsView,
   sequenceShape,
-  sigmoid,
   stepRows,
   stepsFrom,
   stepsUntil,
   sumRows,
-  tanh,
   transposeInto,
   Workspace,
 } from "./sequence.ts";
@@ -167,8 +165,7 @@ export class Lstm implements RecurrentLayer {
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
     addRowVector(z, this.b.value);
 
-    const zd = gates.data, hd = h.data, cd = c.data, td = tanhC.data;
-    const fb = this.forgetBias;
+    const hd = h.data, cd = c.data;
     for (let t = 0; t < steps; t++) {
       const k = active[t];
       if (k === 0) break;
@@ -178,28 +175,16 @@ export class Lstm implements RecurrentLayer {
         accumulate: true,
       });
 
-      // c_t = c_{t−1}·σ(f + 1) + σ(i)·tanh(j); h_t = tanh(c_t)·σ(o). Z is overwritten with the
-      // gate activations, which backward needs.
-      for (let row = 0; row < k; row++) {
-        const zRow = (t * batch + row) * G;
-        const prev = (t * batch + row) * H;
-        const next = prev + batch * H;
-        for (let j = 0; j < H; j++) {
-          const gi = sigmoid(zd[zRow + j]);
-          const gj = tanh(zd[zRow + H + j]);
-          const gf = sigmoid(zd[zRow + 2 * H + j] + fb);
-          const go = sigmoid(zd[zRow + 3 * H + j]);
-          zd[zRow + j] = gi;
-          zd[zRow + H + j] = gj;
-          zd[zRow + 2 * H + j] = gf;
-          zd[zRow + 3 * H + j] = go;
-          const cNew = cd[prev + j] * gf + gi * gj;
-          const tc = tanh(cNew);
-          cd[next + j] = cNew;
-          td[prev + j] = tc;
-          hd[next + j] = tc * go;
-        }
-      }
+      // c_t = c_{t−1}·σ(f + 1) + σ(i)·tanh(j); h_t = tanh(c_t)·σ(o), in one backend call. Z is
+      // overwritten with the gate activations, which backward needs.
+      this.#backend.lstmCell(
+        stepRows(gates, t, k),
+        stepRows(c, t, k),
+        stepRows(c, t + 1, k),
+        stepRows(tanhC, t, k),
+        stepRows(h, t + 1, k),
+        this.forgetBias,
+      );
     }
 
     const finalH = this.#finalH.view([batch, H]);

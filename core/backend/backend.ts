@@ -101,6 +101,23 @@ export interface Backend {
   /** Row-wise softmax of `x [N, D]` into `y [N, D]`, stable for large logits; `y` may alias `x`. */
   softmax(x: Tensor, y: Tensor): void;
 
+  /**
+   * The element-wise half of one step of TensorFlow 1.x's LSTM cell, for K rows of H units,
+   * once the pre-activations `z [K, 4H]` (gates i, j, f, o, H columns each) are complete:
+   *
+   * ```
+   * z ← σ(i), tanh(j), σ(f + forgetBias), σ(o)      (in place)
+   * c = cPrev ⊙ σ(f + forgetBias) + σ(i) ⊙ tanh(j)
+   * tanhC = tanh(c)
+   * h = tanhC ⊙ σ(o)
+   * ```
+   *
+   * `cPrev`, `c`, `tanhC` and `h` are `[K, H]`; no two of the five tensors may overlap. The
+   * matrix products stay with the caller, so a fused step costs one call instead of ten
+   * element-wise passes.
+   */
+  lstmCell(z: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, forgetBias: number): void;
+
   // -------------------------------------------------------------------------------------------
   // Convolution and pooling over [N, C, H, W] tensors
 

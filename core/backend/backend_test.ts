@@ -5,7 +5,7 @@ import type { Backend, MatmulOptions } from "./backend.ts";
 import { createTsBackend } from "./ts.ts";
 import { createWasmBackend } from "./wasm.ts";
 import { buildAll, BUILDS, lowerRelaxedMadd } from "./build_wasm.ts";
-import { copyToBackend, forEachBackend, tensorFrom } from "../testing.ts";
+import { assertClose, copyToBackend, forEachBackend, tensorFrom } from "../testing.ts";
 
 const reference = createTsBackend();
 
@@ -155,6 +155,88 @@ Deno.test("wasm element-wise kernels agree with the reference", async (t) => {
       }
     });
   }
+});
+
+Deno.test("lstmCell() gives TensorFlow's LSTM step on a small exact case", async (t) => {
+  // Two rows of H = 2 units; expected values from Python's math.tanh and exp in float64.
+  const z = [0.5, -1, 2, 0, 0.25, 3, -2, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+  const cPrev = [0.5, -0.25, 1, -2];
+  const expected = {
+    gates: [
+      0.6224593,
+      0.2689414,
+      0.9640276,
+      0,
+      0.7772999,
+      0.9820138,
+      0.1192029,
+      0.7310586,
+      0.5,
+      0.5,
+      0,
+      0,
+      0.7310586,
+      0.7310586,
+      0.5,
+      0.5,
+    ],
+    c: [0.9887179, -0.2455034, 0.7310586, -1.4621172],
+    tanhC: [0.7568151, -0.2406872, 0.6237125, -0.898063],
+    h: [0.0902146, -0.1759564, 0.3118563, -0.4490315],
+  };
+  await forEachBackend(t, (backend) => {
+    const gates = tensorFrom(backend, [2, 8], z);
+    const prev = tensorFrom(backend, [2, 2], cPrev);
+    const c = backend.zeros([2, 2]), tanhC = backend.zeros([2, 2]), h = backend.zeros([2, 2]);
+    backend.lstmCell(gates, prev, c, tanhC, h, 1);
+    const tol = { atol: 2e-7, rtol: 2e-7 };
+    assertClose(gates, expected.gates, tol, "gate activations");
+    assertClose(c, expected.c, tol, "c");
+    assertClose(tanhC, expected.tanhC, tol, "tanh(c)");
+    assertClose(h, expected.h, tol, "h");
+    assert.deepEqual(Array.from(prev.data), cPrev, "cPrev is left unchanged");
+  });
+});
+
+Deno.test("wasm lstmCell() agrees with the reference on ragged widths and saturated gates", async (t) => {
+  const rng = new Rng(11);
+  for (const backend of await fastBackends()) {
+    await t.step(backend.description, () => {
+      for (const [k, hs, scale] of [[1, 1, 1], [3, 3, 1], [5, 7, 3], [16, 512, 2], [4, 9, 60]]) {
+        const z = random(rng, [k, 4 * hs]);
+        for (let i = 0; i < z.size; i++) z.data[i] *= scale;
+        const cPrev = random(rng, [k, hs]);
+        const outputs = () => [new Tensor([k, hs]), new Tensor([k, hs]), new Tensor([k, hs])];
+        const z0 = Tensor.from(z.shape, z.data), [c0, t0, h0] = outputs();
+        reference.lstmCell(z0, cPrev, c0, t0, h0, 1);
+        const z1 = copyToBackend(backend, z);
+        const [c1, t1, h1] = [0, 0, 0].map(() => backend.zeros([k, hs]));
+        backend.lstmCell(z1, copyToBackend(backend, cPrev), c1, t1, h1, 1);
+        const label = `[${k}, ${hs}] ×${scale}`;
+        assertAgree(`gates ${label}`, z0, z1, 1e-6);
+        assertAgree(`c ${label}`, c0, c1, 1e-6 * (1 + 2 * scale));
+        assertAgree(`tanh(c) ${label}`, t0, t1, 1e-6);
+        assertAgree(`h ${label}`, h0, h1, 1e-6);
+        for (const value of h1.data) assert.ok(Math.abs(value) <= 1, `h ${value} outside [−1, 1]`);
+      }
+    });
+  }
+});
+
+Deno.test("lstmCell() names the tensor with a wrong shape or shared storage", async (t) => {
+  await forEachBackend(t, (backend) => {
+    const z = backend.zeros([2, 8]), c = backend.zeros([2, 2]);
+    const [p, tc, h] = [0, 0, 0].map(() => backend.zeros([2, 2]));
+    assert.throws(
+      () => backend.lstmCell(backend.zeros([2, 6]), p, c, tc, h, 1),
+      /lstmCell: z has shape \[2, 6\], expected \[K, 4H\]/,
+    );
+    assert.throws(
+      () => backend.lstmCell(z, p, c, backend.zeros([2, 3]), h, 1),
+      /lstmCell: tanhC/,
+    );
+    assert.throws(() => backend.lstmCell(z, p, c, c, h, 1), /lstmCell: c and tanhC share storage/);
+  });
 });
 
 Deno.test("wasm ops accept aliased output and plain arrays", async () => {

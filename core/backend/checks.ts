@@ -79,6 +79,34 @@ export function checkRowVector(op: string, x: Tensor, v: Tensor, vName: string):
   return [x.shape[0], x.shape[1]];
 }
 
+/**
+ * Check the operands of `lstmCell`: `z [K, 4H]` and `cPrev`, `c`, `tanhC`, `h` `[K, H]` with no
+ * two overlapping. Return `[K, H]`.
+ */
+export function checkLstmCell(
+  z: Tensor,
+  cPrev: Tensor,
+  c: Tensor,
+  tanhC: Tensor,
+  h: Tensor,
+): [number, number] {
+  if (z.shape.length !== 2 || z.shape[1] % 4 !== 0) {
+    throw new TypeError(`lstmCell: z has shape ${formatShape(z.shape)}, expected [K, 4H]`);
+  }
+  const k = z.shape[0], hs = z.shape[1] / 4;
+  const tensors = { cPrev, c, tanhC, h };
+  for (const [name, t] of Object.entries(tensors)) assertShape("lstmCell", name, t, [k, hs]);
+  const all = Object.entries({ z, ...tensors });
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      if (overlaps(all[i][1], all[j][1])) {
+        throw new TypeError(`lstmCell: ${all[i][0]} and ${all[j][0]} share storage`);
+      }
+    }
+  }
+  return [k, hs];
+}
+
 /** Check that `x` is 2-D and return `[N, D]`. */
 export function check2d(op: string, name: string, x: Tensor): [number, number] {
   if (x.shape.length !== 2) {

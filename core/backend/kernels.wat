@@ -435,6 +435,117 @@
         (br $tail)))
   )
 
+  ;; σ(x) = 1 / (1 + exp(−x)) for 4 lanes.
+  (func $sigmoid4 (param $x v128) (result v128)
+    (f32x4.div (v128.const f32x4 1 1 1 1)
+      (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $x)))))
+  )
+
+  ;; tanh(x) = 1 − 2 / (exp(2x) + 1) for 4 lanes: −1 and 1 at the ends of $exp4's clamped range.
+  (func $tanh4 (param $x v128) (result v128)
+    (f32x4.sub (v128.const f32x4 1 1 1 1)
+      (f32x4.div (v128.const f32x4 2 2 2 2)
+        (f32x4.add (call $exp4 (f32x4.add (local.get $x) (local.get $x)))
+          (v128.const f32x4 1 1 1 1))))
+  )
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; One step of TensorFlow 1.x's LSTM cell on k rows of H units, once the pre-activations
+  ;; z [k, 4H] (gates i, j, f, o, H columns each) are complete:
+  ;;   z ← σ(i), tanh(j), σ(f + fb), σ(o)
+  ;;   c = cprev·σ(f + fb) + σ(i)·tanh(j);  tc = tanh(c);  h = tc·σ(o)
+  ;; cprev, c, tc and h are [k, H]. Units go 4 at a time, then one at a time through $lstm1,
+  ;; which runs the same lane arithmetic on one float.
+  ;; ---------------------------------------------------------------------------------------
+  (func (export "lstm_cell")
+    (param $z i32) (param $cprev i32) (param $c i32) (param $tc i32) (param $h i32)
+    (param $k i32) (param $hs i32) (param $fb f32)
+    (local $row i32) (local $j i32) (local $end4 i32) (local $end i32) (local $gate i32)
+    (local $zi i32) (local $s i32) (local $fbv v128)
+    (local $gi v128) (local $gj v128) (local $gf v128) (local $go v128) (local $cn v128) (local $t v128)
+    (local.set $fbv (f32x4.splat (local.get $fb)))
+    ;; Byte sizes: one gate block is H floats, a row of z is 4 blocks.
+    (local.set $gate (i32.shl (local.get $hs) (i32.const 2)))
+    (local.set $end (local.get $gate))
+    (local.set $end4 (i32.shl (i32.and (local.get $hs) (i32.const -4)) (i32.const 2)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $k)))
+        (local.set $zi (i32.add (local.get $z)
+          (i32.mul (local.get $row) (i32.shl (local.get $gate) (i32.const 2)))))
+        (local.set $s (i32.mul (local.get $row) (local.get $gate)))
+        (local.set $j (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $j) (local.get $end4)))
+            (local.set $gi (call $sigmoid4
+              (v128.load (i32.add (local.get $zi) (local.get $j)))))
+            (local.set $gj (call $tanh4
+              (v128.load (i32.add (i32.add (local.get $zi) (local.get $gate)) (local.get $j)))))
+            (local.set $gf (call $sigmoid4 (f32x4.add (local.get $fbv)
+              (v128.load (i32.add (i32.add (local.get $zi) (i32.shl (local.get $gate) (i32.const 1)))
+                (local.get $j))))))
+            (local.set $go (call $sigmoid4
+              (v128.load (i32.add (i32.add (local.get $zi) (i32.mul (local.get $gate) (i32.const 3)))
+                (local.get $j)))))
+            (v128.store (i32.add (local.get $zi) (local.get $j)) (local.get $gi))
+            (v128.store (i32.add (i32.add (local.get $zi) (local.get $gate)) (local.get $j))
+              (local.get $gj))
+            (v128.store (i32.add (i32.add (local.get $zi) (i32.shl (local.get $gate) (i32.const 1)))
+              (local.get $j)) (local.get $gf))
+            (v128.store (i32.add (i32.add (local.get $zi) (i32.mul (local.get $gate) (i32.const 3)))
+              (local.get $j)) (local.get $go))
+            (local.set $cn (f32x4.add
+              (f32x4.mul (v128.load (i32.add (local.get $cprev) (i32.add (local.get $s) (local.get $j))))
+                (local.get $gf))
+              (f32x4.mul (local.get $gi) (local.get $gj))))
+            (local.set $t (call $tanh4 (local.get $cn)))
+            (v128.store (i32.add (local.get $c) (i32.add (local.get $s) (local.get $j))) (local.get $cn))
+            (v128.store (i32.add (local.get $tc) (i32.add (local.get $s) (local.get $j))) (local.get $t))
+            (v128.store (i32.add (local.get $h) (i32.add (local.get $s) (local.get $j)))
+              (f32x4.mul (local.get $t) (local.get $go)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $j) (local.get $end)))
+            (call $lstm1 (i32.add (local.get $zi) (local.get $j)) (local.get $gate)
+              (i32.add (local.get $s) (local.get $j))
+              (local.get $cprev) (local.get $c) (local.get $tc) (local.get $h) (local.get $fbv))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $tail)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rows)))
+  )
+
+  ;; One unit of lstm_cell: $zi is the address of its i pre-activation, $gate the byte size of
+  ;; a gate block, $s its byte offset in the [k, H] arrays. Each float goes through lane 0.
+  (func $lstm1
+    (param $zi i32) (param $gate i32) (param $s i32)
+    (param $cprev i32) (param $c i32) (param $tc i32) (param $h i32) (param $fbv v128)
+    (local $gi v128) (local $gj v128) (local $gf v128) (local $go v128) (local $cn v128) (local $t v128)
+    (local.set $gi (call $sigmoid4 (f32x4.splat (f32.load (local.get $zi)))))
+    (local.set $gj (call $tanh4 (f32x4.splat (f32.load (i32.add (local.get $zi) (local.get $gate))))))
+    (local.set $gf (call $sigmoid4 (f32x4.add (local.get $fbv) (f32x4.splat
+      (f32.load (i32.add (local.get $zi) (i32.shl (local.get $gate) (i32.const 1))))))))
+    (local.set $go (call $sigmoid4 (f32x4.splat
+      (f32.load (i32.add (local.get $zi) (i32.mul (local.get $gate) (i32.const 3)))))))
+    (f32.store (local.get $zi) (f32x4.extract_lane 0 (local.get $gi)))
+    (f32.store (i32.add (local.get $zi) (local.get $gate)) (f32x4.extract_lane 0 (local.get $gj)))
+    (f32.store (i32.add (local.get $zi) (i32.shl (local.get $gate) (i32.const 1)))
+      (f32x4.extract_lane 0 (local.get $gf)))
+    (f32.store (i32.add (local.get $zi) (i32.mul (local.get $gate) (i32.const 3)))
+      (f32x4.extract_lane 0 (local.get $go)))
+    (local.set $cn (f32x4.add
+      (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $cprev) (local.get $s)))) (local.get $gf))
+      (f32x4.mul (local.get $gi) (local.get $gj))))
+    (local.set $t (call $tanh4 (local.get $cn)))
+    (f32.store (i32.add (local.get $c) (local.get $s)) (f32x4.extract_lane 0 (local.get $cn)))
+    (f32.store (i32.add (local.get $tc) (local.get $s)) (f32x4.extract_lane 0 (local.get $t)))
+    (f32.store (i32.add (local.get $h) (local.get $s))
+      (f32x4.extract_lane 0 (f32x4.mul (local.get $t) (local.get $go))))
+  )
+
   ;; Row-wise softmax of x [N, D] into y [N, D]; y may be x.
   (func (export "softmax") (param $x i32) (param $y i32) (param $n i32) (param $d i32)
     (local $i i32) (local $j i32) (local $end4 i32) (local $end i32) (local $xr i32) (local $yr i32)

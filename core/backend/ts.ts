@@ -19,6 +19,7 @@ import {
   checkAvgPool,
   checkChannelVector,
   checkIm2col,
+  checkLstmCell,
   checkMatmul,
   checkMaxPool,
   checkMaxPoolBackward,
@@ -41,6 +42,7 @@ export function createTsBackend(): Backend {
     sigmoid,
     sigmoidBackward,
     softmax,
+    lstmCell,
     im2col,
     col2im,
     swapAxes01,
@@ -112,6 +114,39 @@ function sigmoidBackward(y: Tensor, dY: Tensor, dX: Tensor): void {
   for (let i = 0; i < y.size; i++) {
     const s = y.data[i];
     dX.data[i] = dY.data[i] * s * (1 - s);
+  }
+}
+
+function lstmCell(
+  z: Tensor,
+  cPrev: Tensor,
+  c: Tensor,
+  tanhC: Tensor,
+  h: Tensor,
+  forgetBias: number,
+): void {
+  const [k, hs] = checkLstmCell(z, cPrev, c, tanhC, h);
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  // 1 − 2 / (e^{2x} + 1) is tanh to float64 precision, and ±1 where the exponential overflows.
+  const tanh = (x: number) => 1 - 2 / (Math.exp(2 * x) + 1);
+  const zd = z.data;
+  for (let row = 0; row < k; row++) {
+    const zRow = row * 4 * hs, s = row * hs;
+    for (let j = 0; j < hs; j++) {
+      const gi = sigmoid(zd[zRow + j]);
+      const gj = tanh(zd[zRow + hs + j]);
+      const gf = sigmoid(zd[zRow + 2 * hs + j] + forgetBias);
+      const go = sigmoid(zd[zRow + 3 * hs + j]);
+      zd[zRow + j] = gi;
+      zd[zRow + hs + j] = gj;
+      zd[zRow + 2 * hs + j] = gf;
+      zd[zRow + 3 * hs + j] = go;
+      const cNew = cPrev.data[s + j] * gf + gi * gj;
+      const tc = tanh(cNew);
+      c.data[s + j] = cNew;
+      tanhC.data[s + j] = tc;
+      h.data[s + j] = tc * go;
+    }
   }
 }
 

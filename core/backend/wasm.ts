@@ -28,6 +28,7 @@ import {
   checkAvgPool,
   checkChannelVector,
   checkIm2col,
+  checkLstmCell,
   checkMatmul,
   checkMaxPool,
   checkMaxPoolBackward,
@@ -73,6 +74,16 @@ interface Kernels {
   sigmoid(x: number, y: number, len: number): void;
   sigmoid_backward(y: number, dY: number, dX: number, len: number): void;
   softmax(x: number, y: number, n: number, d: number): void;
+  lstm_cell(
+    z: number,
+    cPrev: number,
+    c: number,
+    tanhC: number,
+    h: number,
+    k: number,
+    hs: number,
+    forgetBias: number,
+  ): void;
   im2col(
     x: number,
     cols: number,
@@ -481,6 +492,30 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       const [n, d] = check2d("softmax", "x", x);
       checkSameShape("softmax", ["x", "y"], [x, y]);
       run([x], y, ([px, py]) => k.softmax(px, py, n, d));
+    },
+    lstmCell(
+      z: Tensor,
+      cPrev: Tensor,
+      c: Tensor,
+      tanhC: Tensor,
+      h: Tensor,
+      forgetBias: number,
+    ): void {
+      const [rows, hs] = checkLstmCell(z, cPrev, c, tanhC, h);
+      // Four outputs: stage z (read and written), c, tanhC and h by hand; no two overlap.
+      const staged = [
+        stage(z, true, true),
+        stage(cPrev, true, false),
+        stage(c, false, true),
+        stage(tanhC, false, true),
+        stage(h, false, true),
+      ];
+      try {
+        const [pz, pp, pc, pt, ph] = staged.map((s) => s.ptr);
+        k.lstm_cell(pz, pp, pc, pt, ph, rows, hs, forgetBias);
+      } finally {
+        unstage(...staged);
+      }
     },
     im2col(x: Tensor, cols: Tensor, geometry: ConvGeometry): void {
       const { n, c, h, w, ho, wo } = checkIm2col("im2col", x, "x", cols, geometry);
