@@ -44,6 +44,7 @@ export { EuclideanLoss, type LossOptions, SoftmaxCrossEntropyLoss } from "./laye
 export { countParameters, Sequential, type SequentialOptions } from "./layers/sequential.ts";
 export { accuracy, argmax, countCorrect } from "./metrics.ts";
 export { type Batch, BatchIterator, type BatchIteratorOptions } from "./train/data.ts";
+export { type ExampleTransform, randomShift, shiftImage } from "./train/augment.ts";
 export { MomentumSGD, type Optimizer } from "./train/optim.ts";
 export {
   evaluate,

@@ -121,8 +121,9 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
   const training = meta.training as Record<string, JsonValue> | null;
   if (!isRecord(config)) return fail("meta.config is missing");
   if (!isRecord(training)) return fail("meta.training is missing");
-  // Checkpoints written before `validation` was stored always held out the default 10,000 images.
-  const withValidation = { validation: VALIDATION_SIZE, ...config };
+  // Checkpoints written before `validation` and `shift` were stored held out the default 10,000
+  // images and moved none.
+  const withValidation = { validation: VALIDATION_SIZE, shift: 0, ...config };
 
   const checks: [string, boolean][] = [
     ["config.kind", MODEL_KINDS.includes(config.kind as never)],
@@ -142,6 +143,11 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
       typeof config.dropRate === "number" && config.dropRate >= 0 && config.dropRate < 1,
     ],
     ["config.batchNorm", typeof config.batchNorm === "boolean"],
+    [
+      "config.shift",
+      Number.isInteger(withValidation.shift) && (withValidation.shift as number) >= 0 &&
+      (withValidation.shift as number) < 28,
+    ],
     ["config.epochs", isPositiveInt(config.epochs)],
     ["config.lr", isPositiveNumber(config.lr)],
     ["config.lrDecay", isPositiveNumber(config.lrDecay)],

@@ -9,6 +9,11 @@ import type { ModelKind, ModelSpec, Padding } from "./model.ts";
 
 /** Everything that decides the numbers of a run: the architecture and the training. */
 export interface Hw3Config extends ModelSpec {
+  /**
+   * Largest random translation of a training image, in pixels along each axis; 0 turns the
+   * augmentation off. Validation and test images are never moved.
+   */
+  shift: number;
   /** Epochs to train in total, counting those before a resume. */
   epochs: number;
   /** Initial learning rate of Adam. */
@@ -37,12 +42,13 @@ export const VALIDATION_SIZE = 10_000;
 export interface KindDefaults {
   epochs: number;
   dropRate: number;
+  shift: number;
 }
 
 /** Defaults of each network kind. */
 export const KIND_DEFAULTS: Readonly<Record<ModelKind, Readonly<KindDefaults>>> = Object.freeze({
-  mlp: { epochs: 20, dropRate: 0.3 },
-  cnn: { epochs: 15, dropRate: 0.1 },
+  mlp: { epochs: 20, dropRate: 0.3, shift: 0 },
+  cnn: { epochs: 15, dropRate: 0.1, shift: 2 },
 });
 
 /**
@@ -82,6 +88,7 @@ export const CONFIG_KEYS: readonly (keyof Hw3Config)[] = [
   "padding",
   "dropRate",
   "batchNorm",
+  "shift",
   "epochs",
   "lr",
   "lrDecay",

@@ -205,6 +205,7 @@ export function trainFlags(config: Hw3Config): string[] {
   }
   if (config.dropRate !== d.dropRate) args.push("--drop-rate", `${config.dropRate}`);
   if (config.batchNorm !== d.batchNorm) args.push("--bn", config.batchNorm ? "on" : "off");
+  if (config.shift !== d.shift) args.push("--shift", `${config.shift}`);
   if (config.epochs !== d.epochs) args.push("--epochs", `${config.epochs}`);
   if (config.lr !== d.lr) args.push("--lr", `${config.lr}`);
   if (config.lrDecay !== d.lrDecay) args.push("--lr-decay", `${config.lrDecay}`);

@@ -20,6 +20,7 @@ import {
   loadCheckpoint,
   type Mnist,
   normalizeImages,
+  randomShift,
   Rng,
   type Sequential,
   SoftmaxCrossEntropyLoss,
@@ -180,18 +181,30 @@ export function buildRun(backend: Backend, config: Hw3Config): RunParts {
   };
 }
 
-/** Return a batch iterator over `split` with images shaped `[1, 28, 28]`. */
+/** Value of a blank MNIST pixel after {@linkcode normalizeImages}: (0 − 128) / 255. */
+const BACKGROUND = -128 / 255;
+
+/**
+ * Return a batch iterator over `split` with images shaped `[1, 28, 28]`. With `rng` the batches
+ * are shuffled, and with `shift` > 0 as well each image is moved by up to `shift` pixels
+ * along each axis (see {@linkcode randomShift}), drawing from the same `rng`.
+ */
 export function batches(
   backend: Backend,
   split: Split,
   batchSize: number,
   rng?: Rng,
+  shift = 0,
 ): BatchIterator {
+  if (shift > 0 && rng === undefined) {
+    throw new RangeError(`batches: shift ${shift} needs an rng to draw the translations`);
+  }
   return new BatchIterator(backend, split.images, split.labels, {
     batchSize,
     numClasses: 10,
     exampleShape: [1, 28, 28],
     rng,
+    augment: shift > 0 ? randomShift([1, 28, 28], shift, BACKGROUND, rng!) : undefined,
   });
 }
 
@@ -234,7 +247,7 @@ export async function runTraining(
     );
   }
   const { model, optimizer, rng, loss } = buildRun(backend, config);
-  const train = batches(backend, data.train, config.batchSize, rng);
+  const train = batches(backend, data.train, config.batchSize, rng, config.shift);
   const val = batches(backend, data.val, config.batchSize);
   const lastCheckpoint = join(options.checkpointDir, "last.ckpt");
   const bestCheckpoint = join(options.checkpointDir, "best.ckpt");

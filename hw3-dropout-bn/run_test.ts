@@ -274,7 +274,7 @@ Deno.test("assertResumable() rejects fewer epochs than completed", async () => {
   });
 });
 
-Deno.test("readCheckpointMeta() gives old checkpoints the default validation", async () => {
+Deno.test("readCheckpointMeta() gives old checkpoints the default validation and no shift", async () => {
   const backend = await createBackend("wasm");
   const data = await slice(400, 100, 100);
   await withTempDir(async (dir) => {
@@ -284,10 +284,17 @@ Deno.test("readCheckpointMeta() gives old checkpoints the default validation", a
     const checkpoint = decodeCheckpoint(await Deno.readFile(result.lastCheckpoint), "old.ckpt");
     assert.equal(readCheckpointMeta(checkpoint).config.validation, 100);
 
-    // A checkpoint written before the validation count was stored.
-    const { validation: _, ...oldConfig } = readCheckpointMeta(checkpoint).config;
+    // A checkpoint written before the validation count and the shift were stored.
+    const { validation: _, shift: __, ...oldConfig } = readCheckpointMeta(checkpoint).config;
     checkpoint.meta = { ...checkpoint.meta, config: oldConfig };
     assert.equal(readCheckpointMeta(checkpoint).config.validation, 10_000);
+    assert.equal(readCheckpointMeta(checkpoint).config.shift, 0);
+
+    checkpoint.meta = { ...checkpoint.meta, config: { ...oldConfig, shift: 1.5 } };
+    assert.throws(
+      () => readCheckpointMeta(checkpoint),
+      /meta\.config\.shift is missing or invalid/,
+    );
 
     checkpoint.meta = { ...checkpoint.meta, config: { ...oldConfig, validation: 0 } };
     assert.throws(

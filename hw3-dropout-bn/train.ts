@@ -107,6 +107,15 @@ export const TRAIN_COMMAND = {
       ),
       undefined,
     ),
+    shift: flag.nonNegativeInt(
+      perKind(
+        "move each training image by a random whole number of pixels in [−N, N] along each " +
+          "axis, drawn every epoch; 0 turns this augmentation off",
+        KIND_DEFAULTS.mlp.shift,
+        KIND_DEFAULTS.cnn.shift,
+      ),
+      undefined,
+    ),
     bn: flag.choice(
       "batch normalization after each hidden layer (default: on)",
       ["on", "off"],
@@ -243,6 +252,7 @@ function trainConfig(
     padding: flags.padding ?? base.padding,
     dropRate: flags.dropRate ?? base.dropRate,
     batchNorm: flags.bn === undefined ? base.batchNorm : flags.bn === "on",
+    shift: flags.shift ?? base.shift,
     epochs: flags.epochs ?? base.epochs,
     lr: flags.lr ?? base.lr,
     lrDecay: flags.lrDecay ?? base.lrDecay,

@@ -412,6 +412,7 @@ Deno.test("trainFlags() lists the settings that differ from the defaults", () =>
       padding: "same",
       batchNorm: false,
       dropRate: 0.5,
+      shift: 0,
       epochs: 3,
     }),
     [
@@ -425,6 +426,8 @@ Deno.test("trainFlags() lists the settings that differ from the defaults", () =>
       "0.5",
       "--bn",
       "off",
+      "--shift",
+      "0",
       "--epochs",
       "3",
     ],

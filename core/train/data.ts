@@ -9,6 +9,7 @@
 import type { Backend } from "../backend/backend.ts";
 import type { Rng } from "../random.ts";
 import { shapeSize, type Tensor } from "../tensor.ts";
+import type { ExampleTransform } from "./augment.ts";
 
 /**
  * One mini-batch. NOTE: the tensors and arrays are reused by the next batch of the same size, so
@@ -35,6 +36,11 @@ export interface BatchIteratorOptions {
   exampleShape?: readonly number[];
   /** Generator for shuffling, required by `epoch(true)`. */
   rng?: Rng;
+  /**
+   * Applied to every example as it is copied into its batch, e.g. {@linkcode randomShift} for a
+   * training set. The stored examples stay unchanged.
+   */
+  augment?: ExampleTransform;
 }
 
 /** Tensors of one batch size, allocated once on the backend. */
@@ -74,6 +80,7 @@ export class BatchIterator {
   readonly #images: Float32Array;
   readonly #labels: Uint8Array;
   readonly #rng: Rng | undefined;
+  readonly #augment: ExampleTransform | undefined;
   /** Order of the examples in the current epoch. */
   readonly #order: Uint32Array;
   #fullBuffers: BatchBuffers | null = null;
@@ -129,6 +136,7 @@ export class BatchIterator {
     this.#images = images;
     this.#labels = labels;
     this.#rng = options.rng;
+    this.#augment = options.augment;
     this.#order = new Uint32Array(n);
   }
 
@@ -140,7 +148,8 @@ export class BatchIterator {
   /**
    * Yield one epoch of batches, every example exactly once, the last batch short when N is not a
    * multiple of the batch size. With `shuffle`, the order is a fresh permutation drawn from the
-   * Rng. Without it, the examples come in data-set order.
+   * Rng. Without it, the examples come in data-set order. The `augment` option, when set, is
+   * applied to each example after the shuffle.
    *
    * @throws {Error} when `shuffle` is true but the iterator has no Rng
    */
@@ -165,7 +174,9 @@ export class BatchIterator {
       buffers.target.data.fill(0);
       for (let row = 0; row < b; row++) {
         const example = indices[row];
-        buffers.x.data.set(this.#images.subarray(example * d, (example + 1) * d), row * d);
+        const source = this.#images.subarray(example * d, (example + 1) * d);
+        if (this.#augment === undefined) buffers.x.data.set(source, row * d);
+        else this.#augment(source, buffers.x.data.subarray(row * d, (row + 1) * d));
         const label = this.#labels[example];
         buffers.labels[row] = label;
         buffers.target.data[row * k + label] = 1;
