@@ -58,7 +58,9 @@ export function reportMarkdown(inputs: ReportInputs): string {
     `validation accuracy is scored once on the ${inputs.test.toLocaleString("en")} test images. ` +
     "Pixels are scaled as " +
     "(p − 128) / 255. Drop rates are probabilities of dropping a unit (TensorFlow's `keep_prob` " +
-    `is 1 − rate). The whole report took ${formatDuration(inputs.seconds)}.`,
+    `is 1 − rate). ${shiftText(cnn.result.config.shift)}The whole report took ${
+      formatDuration(inputs.seconds)
+    }.`,
     "",
     "## Results",
     "",
@@ -128,6 +130,15 @@ export function reportMarkdown(inputs: ReportInputs): string {
   ].join("\n");
 }
 
+/** Describe the CNN's random shifts, an addition to the course's recipe, or nothing without. */
+function shiftText(shift: number): string {
+  if (shift === 0) return "";
+  return `Unlike the course, both CNN runs move each training image by a random whole number ` +
+    `of pixels, from −${shift} to ${shift} along each axis, drawn anew every epoch from the ` +
+    "run's seeded generator; the blank border is filled with the background value. Validation " +
+    "and test images are never moved, and the MLP runs see the images as they are. ";
+}
+
 function acceptanceText(mlp: NamedRun, cnn: NamedRun): string {
   return `Test accuracy at the best-validation checkpoint: MLP **${
     formatPercent(mlp.result.testAcc)
@@ -139,7 +150,7 @@ function acceptanceText(mlp: NamedRun, cnn: NamedRun): string {
 
 function networksTable(runs: readonly NamedRun[]): string {
   return markdownTable(
-    ["network", "layers", "widths", "drop rate", "parameters"],
+    ["network", "layers", "widths", "drop rate", "random shift", "parameters"],
     runs.map((run) => {
       const c = run.result.config;
       const widths = c.kind === "mlp"
@@ -147,7 +158,8 @@ function networksTable(runs: readonly NamedRun[]): string {
         : `conv ${c.kernelSize}×${c.kernelSize} (${c.padding} padding): 1 → ` +
           `${c.channels[0]} → ${c.channels[1]} channels, max-pool 2×2 after each, maps ` +
           `${cnnSizes(c).join(" → ")}, Linear ${c.channels[1] * cnnSizes(c)[3] ** 2} → 10`;
-      return [run.label, layerChain(c), widths, c.dropRate, run.result.parameters];
+      const shift = c.shift === 0 ? "none" : `up to ${c.shift} px`;
+      return [run.label, layerChain(c), widths, c.dropRate, shift, run.result.parameters];
     }),
     ["left", "left", "left"],
   ).trimEnd();
@@ -361,7 +373,8 @@ function breakdownSection(b: Breakdown): string[] {
   const [t1, t2, t3] = b.train, [v1, v2, v3] = b.val;
   const components: [string, number, string][] = [
     [
-      "weights changing during the epoch, and the training subset",
+      "weights changing during the epoch, and the training subset" +
+      (result.config.shift > 0 ? " (the epoch's images were shifted, these are not)" : ""),
       best.trainLoss - t1.loss,
       `${formatNumber(best.trainLoss)} logged over the epoch, ${
         formatNumber(t1.loss)

@@ -172,8 +172,9 @@ export const TRAIN_COMMAND = {
 /** Flags of `deno task hw3 evaluate`. */
 export const EVALUATE_COMMAND = {
   usage: "deno task hw3 evaluate --checkpoint PATH [flags]",
-  description: "Score a checkpoint written by `deno task hw3 train` on the 10,000 MNIST test " +
-    "images, in evaluation mode (dropout off, batch norm with its running statistics).",
+  description: "Score a checkpoint written by `deno task hw3 train` on its validation images " +
+    "and on the 10,000 MNIST test images, in evaluation mode (dropout off, batch norm with its " +
+    "running statistics).",
   flags: {
     checkpoint: flag.string("checkpoint to score (best.ckpt or last.ckpt)", undefined, {
       valueName: "PATH",
@@ -182,7 +183,11 @@ export const EVALUATE_COMMAND = {
       "exit with status 1 when the test accuracy is below this fraction",
       undefined,
     ),
-    validation: flag.positiveInt(VALIDATION_HELP, VALIDATION_SIZE),
+    validation: flag.positiveInt(
+      `${VALIDATION_HELP}, scored before the test set (default: the checkpoint's, usually ` +
+        `${VALIDATION_SIZE})`,
+      undefined,
+    ),
     ...COMMON_FLAGS,
   },
 };
@@ -388,9 +393,20 @@ async function evaluateCommand(args: string[]): Promise<number> {
     backend: backend.description,
   }));
 
-  // Score it in evaluation mode on the test images.
-  const { data, source } = await loadData(flags);
+  // Score it in evaluation mode on the validation images, then on the test images.
+  const validation = flags.validation ?? config.validation;
+  const { data, source } = await loadData({ ...flags, validation });
   console.log(`data:       ${source}\n`);
+  const validated = evaluate({
+    model: parts.model,
+    loss: parts.loss,
+    data: batches(backend, data.val, config.batchSize),
+  });
+  console.log(
+    `validation accuracy ${formatPercent(validated.acc)} (loss ${
+      formatNumber(validated.loss)
+    }) on the last ${validated.count} training images`,
+  );
   const tested = evaluate({
     model: parts.model,
     loss: parts.loss,

@@ -72,6 +72,18 @@ Deno.test("hw3 train, evaluate and resume work as commands", async (t) => {
       const run = await hw3(["evaluate", "--checkpoint", join(out, "best.ckpt"), ...data]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, new RegExp(`test accuracy ${formatPercent(result.testAcc)} `));
+      assert.match(
+        run.stdout,
+        new RegExp(`validation accuracy ${formatPercent(result.bestValAcc)} .* last 200 `),
+      );
+    });
+
+    await t.step("evaluate holds out the checkpoint's validation count by default", async () => {
+      const withoutFlag = data.filter((_, i) => i !== 2 && i !== 3);
+      assert.deepEqual(withoutFlag.includes("--validation"), false);
+      const run = await hw3(["evaluate", "--checkpoint", join(out, "best.ckpt"), ...withoutFlag]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /validation accuracy .* on the last 200 training images/);
     });
 
     await t.step("resume continues to the new epoch count", async () => {
