@@ -80,8 +80,8 @@ export function openblasCoreType(cpu: { avx512: boolean; avx2: boolean }): strin
 
 /**
  * Switch a DYNAMIC_ARCH OpenBLAS that fell back to its slowest x86-64 kernels (`Prescott`) to
- * the kernels of the CPU's instruction sets, and return the new core name; return undefined and
- * change nothing otherwise.
+ * the kernels of the CPU's instruction sets, and return the new core name. In every other case,
+ * change nothing and return undefined.
  *
  * OpenBLAS picks its kernels from the CPU's family and model numbers, so a release older than
  * the CPU does not know it: OpenBLAS 0.3.21 runs an Emerald Rapids Xeon (family 6, model 207) as

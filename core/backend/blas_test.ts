@@ -119,7 +119,7 @@ Deno.test("openblasCoreType() picks SkylakeX with AVX-512, Haswell with AVX2", (
   assert.equal(openblasCoreType({ avx512: false, avx2: false }), undefined);
 });
 
-/** Whether the loaded OpenBLAS reports AVX2 support, or undefined when it cannot tell. */
+/** Return whether the loaded OpenBLAS reports AVX2 support, or undefined when it cannot tell. */
 function openblasSeesAvx2(): boolean | undefined {
   const library = Deno.dlopen("libopenblas.so.0", {
     support_avx2: { parameters: [], result: "i32", optional: true },

@@ -4,7 +4,7 @@ import { Rng } from "../random.ts";
 import { randomShift, shiftImage } from "./augment.ts";
 import { BatchIterator } from "./data.ts";
 
-/** A 1×3×4 image whose pixel (i, j) holds 10·i + j + 1, so 0 never appears. */
+/** A 1×3×4 image whose pixel (i, j) contains 10·i + j + 1, so 0 never appears. */
 const IMAGE = Float32Array.from({ length: 12 }, (_, p) => 10 * Math.floor(p / 4) + (p % 4) + 1);
 const SHAPE = [1, 3, 4] as const;
 
