@@ -90,6 +90,27 @@ export class Rng {
     return result;
   }
 
+  /**
+   * Fill `out` with the next `out.length` values of {@linkcode Rng.nextUint32}, in order, and
+   * return it. The state lives in local variables during the loop, which makes this several
+   * times faster than calling `nextUint32` per value (dropout masks draw millions per batch).
+   */
+  fillUint32(out: Uint32Array): Uint32Array {
+    let s0 = this.#s0, s1 = this.#s1, s2 = this.#s2, s3 = this.#s3;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    [this.#s0, this.#s1, this.#s2, this.#s3] = [s0, s1, s2, s3];
+    return out;
+  }
+
   /** Return a uniform float in `[0, 1)` with 32 random bits. */
   uniform(): number {
     return this.nextUint32() / 4294967296;

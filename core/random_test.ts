@@ -34,3 +34,14 @@ Deno.test("Rng.setState() rejects invalid states", async (t) => {
     });
   }
 });
+
+Deno.test("Rng.fillUint32() draws the nextUint32() sequence and advances alike", () => {
+  const bulk = new Rng(42), single = new Rng(42);
+  for (const length of [0, 1, 7, 1000]) {
+    const drawn = bulk.fillUint32(new Uint32Array(length));
+    const expected = Array.from({ length }, () => single.nextUint32());
+    assert.deepEqual(Array.from(drawn), expected, `a fill of ${length}`);
+    assert.deepEqual(bulk.state(), single.state(), `state after a fill of ${length}`);
+  }
+  assert.equal(bulk.nextUint32(), single.nextUint32());
+});

@@ -71,6 +71,8 @@ export class Dropout implements Layer {
   #cache: DropoutCache | null = null;
   /** Factor of each element in the last training pass: `1 / (1 − rate)` if kept, else 0. */
   #mask: Float32Array = new Float32Array(0);
+  /** The random draws of the last training pass, one per element. */
+  #draws: Uint32Array = new Uint32Array(0);
   /** Output, reused while the input shape stays the same. */
   #y: Tensor | null = null;
   /** Input gradient, reused while the input shape stays the same. */
@@ -97,15 +99,18 @@ export class Dropout implements Layer {
     this.#cache = { shape: x.shape, masked };
     if (!masked) return x;
 
-    if (this.#mask.length !== x.size) this.#mask = new Float32Array(x.size);
-    const mask = this.#mask;
+    if (this.#mask.length !== x.size) {
+      this.#mask = new Float32Array(x.size);
+      this.#draws = new Uint32Array(x.size);
+    }
+    const mask = this.#mask, draws = this.#rng.fillUint32(this.#draws);
     const y = this.#y = reuseOrAllocate(this.#backend, this.#y, x.shape);
     // uniform() < rate is nextUint32() / 2^32 < rate, because the division is exact.
     const threshold = this.rate * 4294967296;
     const scale = this.#scale;
-    const rng = this.#rng, xData = x.data, yData = y.data;
+    const xData = x.data, yData = y.data;
     for (let i = 0; i < mask.length; i++) {
-      const factor = rng.nextUint32() < threshold ? 0 : scale;
+      const factor = draws[i] < threshold ? 0 : scale;
       mask[i] = factor;
       yData[i] = xData[i] * factor;
     }
