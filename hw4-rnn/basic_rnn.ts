@@ -20,7 +20,6 @@ import {
 } from "./recurrent.ts";
 import {
   activeCounts,
-  addRowVector,
   firstRows,
   flattenSteps,
   rowsView,
@@ -28,7 +27,6 @@ import {
   stepRows,
   stepsFrom,
   stepsUntil,
-  sumRows,
   tanh,
   transposeInto,
   Workspace,
@@ -128,7 +126,7 @@ export class BasicRnn implements RecurrentLayer {
     }
     const z = flattenSteps(stepsFrom(h, 1));
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
-    addRowVector(z, this.b.value);
+    this.#backend.addRowVector(z, this.b.value);
 
     const hd = h.data;
     for (let t = 0; t < steps; t++) {
@@ -196,7 +194,7 @@ export class BasicRnn implements RecurrentLayer {
     const dZ2 = flattenSteps(dZ);
     this.#backend.matmul(flattenSteps(x), dZ2, this.#dWx, { transA: true });
     this.#backend.matmul(flattenSteps(stepsUntil(h, steps)), dZ2, this.#dWh, { transA: true });
-    sumRows(dZ2, this.b.grad);
+    this.#backend.sumRows(dZ2, this.b.grad);
 
     const dX = this.#dX.view([steps, batch, this.inputSize]);
     this.#backend.matmul(dZ2, this.#wx, flattenSteps(dX), { transB: true });

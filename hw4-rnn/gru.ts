@@ -20,7 +20,6 @@ import {
 } from "./recurrent.ts";
 import {
   activeCounts,
-  addRowVector,
   firstRows,
   flattenSteps,
   rowsView,
@@ -29,7 +28,6 @@ import {
   stepRows,
   stepsFrom,
   stepsUntil,
-  sumRows,
   tanh,
   transposeInto,
   Workspace,
@@ -183,9 +181,9 @@ export class Gru implements RecurrentLayer {
     // The input halves of every step at once: X·Wgx + bg and X·Wcx + bc.
     const x2 = flattenSteps(x);
     this.#backend.matmul(x2, this.#wgx, flattenSteps(gates));
-    addRowVector(flattenSteps(gates), this.bg.value);
+    this.#backend.addRowVector(flattenSteps(gates), this.bg.value);
     this.#backend.matmul(x2, this.#wcx, flattenSteps(candidates));
-    addRowVector(flattenSteps(candidates), this.bc.value);
+    this.#backend.addRowVector(flattenSteps(candidates), this.bc.value);
 
     const gd = gates.data, cd = candidates.data, rhd = resetState.data, hd = h.data;
     for (let t = 0; t < steps; t++) {
@@ -303,10 +301,10 @@ export class Gru implements RecurrentLayer {
     const x2 = flattenSteps(x), dG2 = flattenSteps(dG), dC2 = flattenSteps(dC);
     this.#backend.matmul(x2, dG2, this.#dWgx, { transA: true });
     this.#backend.matmul(flattenSteps(stepsUntil(h, steps)), dG2, this.#dWgh, { transA: true });
-    sumRows(dG2, this.bg.grad);
+    this.#backend.sumRows(dG2, this.bg.grad);
     this.#backend.matmul(x2, dC2, this.#dWcx, { transA: true });
     this.#backend.matmul(flattenSteps(resetState), dC2, this.#dWch, { transA: true });
-    sumRows(dC2, this.bc.grad);
+    this.#backend.sumRows(dC2, this.bc.grad);
 
     const dX = this.#dX.view([steps, batch, this.inputSize]);
     const dX2 = flattenSteps(dX);

@@ -20,7 +20,6 @@ import {
 } from "./recurrent.ts";
 import {
   activeCounts,
-  addRowVector,
   firstRows,
   flattenSteps,
   rowsView,
@@ -28,7 +27,6 @@ import {
   stepRows,
   stepsFrom,
   stepsUntil,
-  sumRows,
   transposeInto,
   Workspace,
 } from "./sequence.ts";
@@ -163,7 +161,7 @@ export class Lstm implements RecurrentLayer {
     // here but never read.
     const z = flattenSteps(gates);
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
-    addRowVector(z, this.b.value);
+    this.#backend.addRowVector(z, this.b.value);
 
     const hd = h.data, cd = c.data;
     for (let t = 0; t < steps; t++) {
@@ -262,7 +260,7 @@ export class Lstm implements RecurrentLayer {
     const hPrev = stepsUntil(h, steps);
     this.#backend.matmul(flattenSteps(x), dZ2, this.#dWx, { transA: true });
     this.#backend.matmul(flattenSteps(hPrev), dZ2, this.#dWh, { transA: true });
-    sumRows(dZ2, this.b.grad);
+    this.#backend.sumRows(dZ2, this.b.grad);
 
     const dX = this.#dX.view([steps, batch, this.inputSize]);
     this.#backend.matmul(dZ2, this.#wx, flattenSteps(dX), { transB: true });

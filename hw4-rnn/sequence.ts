@@ -98,33 +98,6 @@ export function transposeInto(matrix: Tensor, out: Tensor): void {
   }
 }
 
-/**
- * Add the row vector `b [C]` to every row of `x [R, C]`, in place.
- *
- * The cells use this loop, not `backend.addRowVector`, because their buffers are views into
- * workspace storage, and the wasm kernels copy every tensor that is not a whole allocation in
- * and out of their memory.
- */
-export function addRowVector(x: Tensor, b: Tensor): void {
-  const [rows, cols] = x.shape;
-  const xd = x.data, bd = b.data;
-  for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    for (let j = 0; j < cols; j++) xd[row + j] += bd[j];
-  }
-}
-
-/** Write the column sums of `x [R, C]` into `out [C]`; a loop for the reason `addRowVector` gives. */
-export function sumRows(x: Tensor, out: Tensor): void {
-  const [rows, cols] = x.shape;
-  const xd = x.data, od = out.data;
-  od.fill(0);
-  for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    for (let j = 0; j < cols; j++) od[j] += xd[row + j];
-  }
-}
-
 /** Return `buffer [T, N, C]` as the matrix `[T·N, C]`, sharing storage. */
 export function flattenSteps(buffer: Tensor): Tensor {
   const [t, n, c] = buffer.shape;

@@ -194,12 +194,18 @@ class Heap {
   readonly memory: WebAssembly.Memory;
   #top: number;
   #free = new Map<number, number[]>();
-  #owned = new WeakSet<Float32Array>();
+  /**
+   * Every `SharedArrayBuffer` that `memory.buffer` has returned. Growing shared memory returns a
+   * new, longer buffer object over the same memory and leaves the old ones valid, so a view of
+   * any of them addresses the memory at its own byte offset.
+   */
+  #buffers = new WeakSet<ArrayBufferLike>();
   #registry = new FinalizationRegistry<[number, number]>(([ptr, bytes]) => this.free(ptr, bytes));
 
   constructor(reservedBytes: number) {
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.#top = roundUp(reservedBytes, ALIGN);
+    this.#buffers.add(this.memory.buffer);
   }
 
   /** Return the byte offset of `bytes` of fresh memory (contents undefined). */
@@ -218,6 +224,7 @@ class Heap {
       } catch {
         this.memory.grow(pages);
       }
+      this.#buffers.add(this.memory.buffer);
     }
     this.#top = end;
     return ptr;
@@ -239,13 +246,16 @@ class Heap {
     const ptr = this.alloc(bytes);
     const view = new Float32Array(this.memory.buffer, ptr, length);
     view.fill(0);
-    this.#owned.add(view);
     this.#registry.register(view, [ptr, bytes]);
     return view;
   }
 
+  /**
+   * Return whether `data` lies in this memory, so kernels can read and write it in place: a
+   * view from {@linkcode Heap.floats}, or any subarray of one.
+   */
   owns(data: Float32Array): boolean {
-    return this.#owned.has(data);
+    return this.#buffers.has(data.buffer);
   }
 
   /** A view of `length` floats at `ptr`, valid after any growth of the memory. */
