@@ -56,7 +56,7 @@ export interface TrainingState {
   lr: number;
   /** Adam's step count. */
   adamSteps: number;
-  /** State of the generator that shuffles and draws the dropout masks. */
+  /** State of the generator that shuffles and draws the dropout masks and the shifts. */
   rng: RngState;
   /** Epochs after which the learning rate was multiplied by `lrDecay`. */
   lrDecayEpochs: number[];

@@ -24,7 +24,7 @@ export interface Hw3Config extends ModelSpec {
    */
   lrDecay: number;
   batchSize: number;
-  /** Seed of the initialization, the shuffles and the dropout masks. */
+  /** Seed of the initialization, the shuffles, the dropout masks and the shifts. */
   seed: number;
   /** Log the mean training loss and accuracy every this many iterations. */
   dispFreq: number;

@@ -164,7 +164,7 @@ export interface RunResult {
 export interface RunParts {
   model: Sequential;
   optimizer: Adam;
-  /** Generator of the initialization, the shuffles and the dropout masks. */
+  /** Generator of the initialization, the shuffles, the dropout masks and the shifts. */
   rng: Rng;
   loss: SoftmaxCrossEntropyLoss;
 }

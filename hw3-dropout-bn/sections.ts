@@ -491,7 +491,7 @@ function demoText(demo: ResumeDemoResult): string {
     "The checkpoint written after each epoch contains the parameters, the running statistics, " +
     "Adam's moments and step count, the learning rate and its decay history, the best " +
     "validation accuracy, the curves so far, and the state of the one generator that shuffles " +
-    "the data and draws the dropout masks. It is written to a temporary file and renamed, so a " +
-    "kill during the write leaves the previous checkpoint whole.",
+    "the data and draws the dropout masks and the random shifts. It is written to a temporary " +
+    "file and renamed, so a kill during the write leaves the previous checkpoint whole.",
   ].join("\n");
 }

@@ -141,7 +141,7 @@ export const TRAIN_COMMAND = {
       undefined,
     ),
     seed: flag.nonNegativeInt(
-      `seed of the initialization, shuffles and dropout masks (default: ${s.seed})`,
+      `seed of the initialization, shuffles, dropout masks and shifts (default: ${s.seed})`,
       undefined,
     ),
     dispFreq: flag.positiveInt(
