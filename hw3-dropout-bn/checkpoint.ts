@@ -25,7 +25,7 @@ import {
   saveCheckpoint,
   type Sequential,
 } from "@nn/core";
-import { CONFIG_KEYS, type Hw3Config, VALIDATION_SIZE } from "./config.ts";
+import { CONFIG_KEYS, type Hw3Config, MAX_SHIFT, VALIDATION_SIZE } from "./config.ts";
 import { MODEL_KINDS, modelState, PADDINGS } from "./model.ts";
 
 /** Value of `meta.kind` in every HW3 training checkpoint. */
@@ -146,7 +146,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
     [
       "config.shift",
       Number.isInteger(withValidation.shift) && (withValidation.shift as number) >= 0 &&
-      (withValidation.shift as number) < 28,
+      (withValidation.shift as number) <= MAX_SHIFT,
     ],
     ["config.epochs", isPositiveInt(config.epochs)],
     ["config.lr", isPositiveNumber(config.lr)],

@@ -35,6 +35,9 @@ export interface Hw3Config extends ModelSpec {
   validation: number;
 }
 
+/** Largest `shift`: one pixel of a 28×28 image still stays inside after a move of 27. */
+export const MAX_SHIFT = 27;
+
 /** Default number of MNIST training images kept for validation: the last 10,000 of the 60,000. */
 export const VALIDATION_SIZE = 10_000;
 

@@ -35,7 +35,13 @@ import {
   trainWithConsole,
 } from "./console.ts";
 import { readCheckpointMeta, restoreTraining } from "./checkpoint.ts";
-import { defaultConfig, type Hw3Config, KIND_DEFAULTS, SHARED_DEFAULTS } from "./config.ts";
+import {
+  defaultConfig,
+  type Hw3Config,
+  KIND_DEFAULTS,
+  MAX_SHIFT,
+  SHARED_DEFAULTS,
+} from "./config.ts";
 import { cnnSizes, describeModel, MODEL_KINDS, PADDINGS } from "./model.ts";
 import { writeReport } from "./experiments.ts";
 import {
@@ -110,7 +116,8 @@ export const TRAIN_COMMAND = {
     shift: flag.nonNegativeInt(
       perKind(
         "move each training image by a random whole number of pixels in [−N, N] along each " +
-          "axis, drawn every epoch; 0 turns this augmentation off",
+          "axis, drawn every epoch; 0 turns this augmentation off, and 27 is the maximum for " +
+          "28×28 images",
         KIND_DEFAULTS.mlp.shift,
         KIND_DEFAULTS.cnn.shift,
       ),
@@ -184,8 +191,8 @@ export const EVALUATE_COMMAND = {
       undefined,
     ),
     validation: flag.positiveInt(
-      `${VALIDATION_HELP}, scored before the test set (default: the checkpoint's, usually ` +
-        `${VALIDATION_SIZE})`,
+      `${VALIDATION_HELP}, scored before the test set; at most the checkpoint's count, which ` +
+        `is the default (usually ${VALIDATION_SIZE})`,
       undefined,
     ),
     ...COMMON_FLAGS,
@@ -247,6 +254,12 @@ function trainConfig(
   if (flags.dropRate !== undefined && flags.dropRate >= 1) {
     throw new UsageError(`Invalid --drop-rate ${flags.dropRate}: expected a value below 1`);
   }
+  if (flags.shift !== undefined && flags.shift > MAX_SHIFT) {
+    throw new UsageError(
+      `Invalid --shift ${flags.shift}: expected an integer from 0 to ${MAX_SHIFT}, because a ` +
+        "larger shift would move every pixel out of the 28×28 image",
+    );
+  }
   return {
     kind,
     hidden: flags.hidden ?? base.hidden,
@@ -305,6 +318,7 @@ async function trainCommand(args: string[]): Promise<number> {
   console.log(configBlock({
     command: commandLine(),
     network: describeModel(config),
+    shift: config.shift === 0 ? "none" : `random, up to ${config.shift} px along each axis`,
     epochs: config.epochs,
     lr: config.lr,
     lrDecay: config.lrDecay,
@@ -382,6 +396,14 @@ async function evaluateCommand(args: string[]): Promise<number> {
   // Rebuild the network that the checkpoint describes and load its weights.
   const checkpoint = await loadCheckpointFlag("--checkpoint", flags.checkpoint);
   const { config, training } = readCheckpointMeta(checkpoint);
+  if (flags.validation !== undefined && flags.validation > config.validation) {
+    throw new UsageError(
+      `Invalid --validation ${flags.validation}: the checkpoint's run held out only the last ` +
+        `${config.validation} training images and trained on the others, so they would count ` +
+        "as validation images",
+      { hint: `Pass --validation ${config.validation} or less, or leave it unset.` },
+    );
+  }
   const backend = await createBackend(flags.backend);
   const parts = buildRun(backend, config);
   restoreTraining(checkpoint, parts.model, parts.optimizer, parts.rng);

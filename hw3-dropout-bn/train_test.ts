@@ -78,6 +78,17 @@ Deno.test("hw3 train, evaluate and resume work as commands", async (t) => {
       );
     });
 
+    await t.step("evaluate rejects more validation images than the run held out", async () => {
+      const more = data.map((arg) => (arg === "200" ? "300" : arg));
+      const run = await hw3(["evaluate", "--checkpoint", join(out, "best.ckpt"), ...more]);
+      assert.equal(run.code, 2);
+      assert.match(
+        run.stderr,
+        /^error: Invalid --validation 300: the checkpoint's run held out only the last 200 training images/,
+      );
+      assert.equal(run.stdout, "");
+    });
+
     await t.step("evaluate holds out the checkpoint's validation count by default", async () => {
       const withoutFlag = data.filter((_, i) => i !== 2 && i !== 3);
       assert.deepEqual(withoutFlag.includes("--validation"), false);
@@ -337,6 +348,12 @@ Deno.test("hw3 commands reject bad arguments", async (t) => {
       args: ["train", "--model", "cnn", "--kernel-size", "4"],
       code: 2,
       stderr: /^error: Invalid --kernel-size 4: expected an odd size/,
+    },
+    {
+      name: "shift past the image",
+      args: ["train", "--model", "cnn", "--shift", "28"],
+      code: 2,
+      stderr: /^error: Invalid --shift 28: expected an integer from 0 to 27/,
     },
     {
       name: "evaluate without a checkpoint",

@@ -16,6 +16,7 @@
 import { type Backend, createBackend, flag, parseFlags, runMain, writeFileAtomic } from "@nn/core";
 import { createWasmBackend } from "../core/backend/wasm.ts";
 import { cnnEpochSeconds, numpyCnnEpochSeconds, randomCnnData } from "./cnn_epoch.ts";
+import { assertNumpy } from "./numpy_check.ts";
 
 const COMMAND = {
   usage: "deno task compare:numpy-cnn [flags]",
@@ -31,6 +32,7 @@ const COMMAND = {
 
 async function main(): Promise<void> {
   const flags = parseFlags(COMMAND, Deno.args);
+  await assertNumpy(flags.python);
   const data = randomCnnData();
   const rows: [string, number][] = [];
 

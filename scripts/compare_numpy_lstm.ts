@@ -25,6 +25,7 @@ import { ClippedSgd } from "../hw4-rnn/optim.ts";
 import { CLASSES } from "../hw4-rnn/run.ts";
 import { loadSst } from "../hw4-rnn/sst.ts";
 import { buildVocabulary } from "../hw4-rnn/vocab.ts";
+import { assertNumpy } from "./numpy_check.ts";
 
 const COMMAND = {
   usage: "deno task compare:numpy-lstm [flags]",
@@ -73,6 +74,7 @@ async function sentences(dataDir: string | undefined): Promise<{
 
 async function main(): Promise<void> {
   const flags = parseFlags(COMMAND, Deno.args);
+  await assertNumpy(flags.python);
   const backend = await createBackend();
   const { data, vocabSize, source } = await sentences(flags.dataDir);
   const H = flags.hidden;

@@ -223,6 +223,30 @@ Deno.test("wasm lstmCell() agrees with the reference on ragged widths and satura
   }
 });
 
+Deno.test("lstmCell() and sigmoid() keep NaN, so a diverged run stays visible", async (t) => {
+  await forEachBackend(t, (backend) => {
+    const z = backend.zeros([1, 8]), prev = backend.zeros([1, 2]);
+    const [c, tanhC, h] = [0, 0, 0].map(() => backend.zeros([1, 2]));
+    z.data.fill(NaN);
+    backend.lstmCell(z, prev, c, tanhC, h, 1);
+    for (const [name, t] of Object.entries({ gates: z, c, tanhC, h })) {
+      assert.ok(t.data.every(Number.isNaN), `${name} from NaN pre-activations: ${t.data}`);
+    }
+
+    z.data.fill(0);
+    prev.data.set([NaN, 0]);
+    backend.lstmCell(z, prev, c, tanhC, h, 1);
+    assert.ok(Number.isNaN(h.data[0]), `h from a NaN memory: ${h.data[0]}`);
+    assert.ok(!Number.isNaN(h.data[1]), "the other unit stays finite");
+
+    const x = tensorFrom(backend, [1, 4], [NaN, 0, -Infinity, Infinity]), y = backend.zeros([1, 4]);
+    backend.sigmoid(x, y);
+    assert.ok(Number.isNaN(y.data[0]), `sigmoid(NaN) = ${y.data[0]}`);
+    // wasm clamps exp's argument, so σ(−∞) is about 4e-39 there instead of 0.
+    assertClose(y.data.subarray(1), [0.5, 0, 1], { atol: 1e-38, rtol: 0 }, "sigmoid(0, ±∞)");
+  });
+});
+
 Deno.test("lstmCell() names the tensor with a wrong shape or shared storage", async (t) => {
   await forEachBackend(t, (backend) => {
     const z = backend.zeros([2, 8]), c = backend.zeros([2, 2]);

@@ -78,17 +78,22 @@ export function openblasCoreType(cpu: { avx512: boolean; avx2: boolean }): strin
   return undefined;
 }
 
+/** Core type that {@linkcode fixOpenblasCore} switched this process's OpenBLAS to, if any. */
+let switchedCore: string | undefined;
+
 /**
  * Switch a DYNAMIC_ARCH OpenBLAS that fell back to its slowest x86-64 kernels (`Prescott`) to
- * the kernels of the CPU's instruction sets, and return the new core name. In every other case,
- * change nothing and return undefined.
+ * the kernels of the CPU's instruction sets. Return the note for the backend's description: why
+ * the core differs from OpenBLAS's own choice, or why it could not be switched. Return undefined
+ * when OpenBLAS's own choice is kept.
  *
  * OpenBLAS picks its kernels from the CPU's family and model numbers, so a release older than
  * the CPU does not know it: OpenBLAS 0.3.21 runs an Emerald Rapids Xeon (family 6, model 207) as
  * Prescott, at about a fifth of the speed. OpenBLAS's own `support_avx512` and `support_avx2`
  * ask the CPU and the operating system, so they still answer on such a CPU. The switch repeats
- * OpenBLAS's start-up choice with `OPENBLAS_CORETYPE` set, and happens only when the user did
- * not set that variable.
+ * OpenBLAS's start-up choice with `OPENBLAS_CORETYPE` set for the moment of the call, then
+ * removes the variable again, so child processes still make their own choice. A user who set
+ * the variable keeps that choice.
  */
 function fixOpenblasCore(
   symbols: Deno.DynamicLibrary<typeof OPENBLAS_SYMBOLS>["symbols"],
@@ -103,15 +108,28 @@ function fixOpenblasCore(
     const pointer = openblas_get_corename();
     return pointer ? new Deno.UnsafePointerView(pointer).getCString() : "";
   };
-  if (corename().toLowerCase() !== "prescott") return undefined;
-  const env = Deno.permissions.querySync({ name: "env", variable: "OPENBLAS_CORETYPE" });
-  if (env.state !== "granted" || Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return undefined;
+  const note = "chosen from the CPU's AVX support; OpenBLAS guessed Prescott";
+
+  // A second backend in the same process finds the library already switched.
+  const current = corename();
+  if (current.toLowerCase() !== "prescott") return current === switchedCore ? note : undefined;
+
   const core = openblasCoreType({ avx512: support_avx512() !== 0, avx2: support_avx2() !== 0 });
   if (core === undefined) return undefined;
+  const env = Deno.permissions.querySync({ name: "env", variable: "OPENBLAS_CORETYPE" });
+  if (env.state !== "granted") {
+    return `its slowest kernels; grant --allow-env to switch to ${core}`;
+  }
+  if (Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return undefined;
   Deno.env.set("OPENBLAS_CORETYPE", core);
-  gotoblas_dynamic_quit();
-  gotoblas_dynamic_init();
-  return corename();
+  try {
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+  } finally {
+    Deno.env.delete("OPENBLAS_CORETYPE");
+  }
+  switchedCore = corename();
+  return note;
 }
 
 /** The outcome of {@linkcode createBlasBackend}: a backend, or the reason there is none. */
@@ -144,7 +162,7 @@ export async function createBlasBackend(
   }
   if (library === null) return { reason: `${tried.join(", ")} not found` };
 
-  const chosenCore = fixOpenblasCore(library.symbols);
+  const coreNote = fixOpenblasCore(library.symbols);
   const wasm = await createWasmBackend(options);
   const threads = resolveThreads(options.threads);
   library.symbols.openblas_set_num_threads?.(threads);
@@ -179,9 +197,7 @@ export async function createBlasBackend(
   // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64" keeps its
   // version and core type; the build flags (upper case) are left out.
   const version = config.split(" ").filter((word) => !/^[A-Z_]+(=\d+)?$/.test(word)).join(" ");
-  const chosen = chosenCore === undefined
-    ? ""
-    : " (chosen from the CPU's AVX support; OpenBLAS guessed Prescott)";
+  const chosen = coreNote === undefined ? "" : ` (${coreNote})`;
   const source = version === "" ? path : `${version}${chosen} via ${path}`;
   return {
     backend: {

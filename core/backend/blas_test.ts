@@ -6,6 +6,8 @@ import { blasCandidates, createBlasBackend, openblasCoreType } from "./blas.ts";
 import { createBackend } from "./mod.ts";
 
 const reference = createTsBackend();
+/** A core type the user chose, read before the backend loads OpenBLAS. */
+const userCoreType = Deno.env.get("OPENBLAS_CORETYPE");
 const blas = await createBlasBackend();
 const required = Deno.env.get("NN_REQUIRE_BLAS") === "1";
 if (!blas.backend && !required) console.log(`blas tests skipped: ${blas.reason}`);
@@ -133,11 +135,20 @@ function openblasSeesAvx2(): boolean | undefined {
 
 Deno.test({
   name: "blas backend never runs OpenBLAS's Prescott fallback on a CPU with AVX2",
-  ignore: !blas.backend || Deno.build.os !== "linux" || Deno.build.arch !== "x86_64",
-  fn() {
+  // A core type set by the user is kept, Prescott included.
+  ignore: !blas.backend || Deno.build.os !== "linux" || Deno.build.arch !== "x86_64" ||
+    userCoreType !== undefined,
+  async fn() {
     const description = blas.backend!.description;
     if (!description.includes("libopenblas.so.0") || openblasSeesAvx2() !== true) return;
     assert.doesNotMatch(description, /OpenBLAS [\d.]+ Prescott/, description);
+
+    // The switch leaves no OPENBLAS_CORETYPE behind for child processes, and a second backend
+    // of this process still explains its core.
+    assert.equal(Deno.env.get("OPENBLAS_CORETYPE"), undefined);
+    const again = await createBlasBackend();
+    const note = /\(chosen from the CPU's AVX support; OpenBLAS guessed Prescott\)/;
+    if (note.test(description)) assert.match(again.backend!.description, note);
   },
 });
 

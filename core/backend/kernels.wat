@@ -341,12 +341,14 @@
   ;; exp(x) for 4 lanes, as in Cephes expf: x = n·ln2 + r with |r| ≤ ln2/2, then
   ;; exp(x) = 2^n · (1 + r + r²·P(r)). The relative error is about 2e-7 over the clamped range.
   ;; Inputs below −87.33 give 0 (exp underflows float32 there); inputs above 88.37 give
-  ;; exp(88.37) ≈ 2.7e38 instead of infinity.
+  ;; exp(88.37) ≈ 2.7e38 instead of infinity; NaN gives NaN.
   (func $exp4 (param $x v128) (result v128)
     (local $n v128) (local $r v128) (local $p v128) (local $keep v128)
 
     ;; Clamp so 2^n stays a normal float: exp(88.37) is near FLT_MAX, exp(-87.33) near FLT_MIN.
-    (local.set $keep (f32x4.ge (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))
+    ;; $keep is "not below −87.33" rather than "at least −87.33", so a NaN lane stays NaN.
+    (local.set $keep (v128.not
+      (f32x4.lt (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
     (local.set $x (f32x4.min (local.get $x) (v128.const f32x4 88.37 88.37 88.37 88.37)))
     (local.set $x (f32x4.max (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))
 

@@ -19,8 +19,8 @@ export type ExampleTransform = (src: Float32Array, dst: Float32Array) => void;
  * `dst[c, i, j] = src[c, i − dy, j − dx]` where that pixel exists, else `fill`. Negative shifts
  * move up and left. Pixels moved past the edge are lost.
  *
- * @throws {RangeError} when `src` or `dst` does not hold C·H·W values, or a shift is not an
- *   integer
+ * @throws {RangeError} when the shape has a dimension that is not a positive integer, `src` or
+ *   `dst` does not contain C·H·W values, a shift is not an integer, or `src` and `dst` overlap
  */
 export function shiftImage(
   src: Float32Array,
@@ -31,6 +31,9 @@ export function shiftImage(
   fill: number,
 ): void {
   const [c, h, w] = shape;
+  if (!shape.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RangeError(`shiftImage: invalid image shape [${shape}], expected positive integers`);
+  }
   const size = c * h * w;
   if (src.length !== size || dst.length !== size) {
     throw new RangeError(
@@ -40,6 +43,13 @@ export function shiftImage(
   }
   if (!Number.isInteger(dy) || !Number.isInteger(dx)) {
     throw new RangeError(`shiftImage: shifts must be integers, got dy ${dy} and dx ${dx}`);
+  }
+  const srcStart = src.byteOffset, dstStart = dst.byteOffset;
+  if (
+    src.buffer === dst.buffer && srcStart < dstStart + dst.byteLength &&
+    dstStart < srcStart + src.byteLength
+  ) {
+    throw new RangeError("shiftImage: src and dst overlap, expected separate arrays");
   }
   // Columns j of a row that receive a source pixel: 0 ≤ j − dx < w.
   const j0 = Math.max(0, dx), j1 = Math.min(w, w + dx);

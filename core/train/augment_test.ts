@@ -51,6 +51,20 @@ Deno.test("shiftImage() and randomShift() reject bad sizes, shifts and bounds", 
   );
   assert.throws(() => shiftImage(IMAGE, new Float32Array(12), SHAPE, 0.5, 0, 0), /integers/);
   assert.throws(
+    () => shiftImage(IMAGE, IMAGE, SHAPE, 1, 0, 0),
+    /shiftImage: src and dst overlap, expected separate arrays/,
+  );
+  const twice = new Float32Array(24);
+  assert.throws(
+    () => shiftImage(twice.subarray(0, 12), twice.subarray(6, 18), SHAPE, 1, 0, 0),
+    /overlap/,
+  );
+  shiftImage(twice.subarray(0, 12), twice.subarray(12), SHAPE, 1, 0, 0);
+  assert.throws(
+    () => shiftImage(new Float32Array(10), new Float32Array(10), [1, 2.5, 4], 0, 0, 0),
+    /shiftImage: invalid image shape \[1,2\.5,4\], expected positive integers/,
+  );
+  assert.throws(
     () => randomShift(SHAPE, 3, 0, new Rng(1)),
     /maxShift must be an integer in \[0, 2\] for an image \[1,3,4\], got 3/,
   );
