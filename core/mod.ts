@@ -7,6 +7,7 @@
 export { assertShape, formatShape, sameShape, shapeSize, Tensor } from "./tensor.ts";
 export * from "./backend/mod.ts";
 export { Rng, type RngState } from "./random.ts";
+export { scalarSigmoid, scalarTanh } from "./backend/scalar.ts";
 export { type Layer, type Loss, Param } from "./layer.ts";
 export {
   DataError,

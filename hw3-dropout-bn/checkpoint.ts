@@ -123,7 +123,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
   if (!isRecord(training)) return fail("meta.training is missing");
   // Checkpoints written before `validation` and `shift` were stored held out the default 10,000
   // images and moved none.
-  const withValidation = { validation: VALIDATION_SIZE, shift: 0, ...config };
+  const withDefaults = { validation: VALIDATION_SIZE, shift: 0, ...config };
 
   const checks: [string, boolean][] = [
     ["config.kind", MODEL_KINDS.includes(config.kind as never)],
@@ -145,8 +145,8 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
     ["config.batchNorm", typeof config.batchNorm === "boolean"],
     [
       "config.shift",
-      Number.isInteger(withValidation.shift) && (withValidation.shift as number) >= 0 &&
-      (withValidation.shift as number) <= MAX_SHIFT,
+      Number.isInteger(withDefaults.shift) && (withDefaults.shift as number) >= 0 &&
+      (withDefaults.shift as number) <= MAX_SHIFT,
     ],
     ["config.epochs", isPositiveInt(config.epochs)],
     ["config.lr", isPositiveNumber(config.lr)],
@@ -154,7 +154,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
     ["config.batchSize", isPositiveInt(config.batchSize)],
     ["config.seed", Number.isInteger(config.seed)],
     ["config.dispFreq", isPositiveInt(config.dispFreq)],
-    ["config.validation", isPositiveInt(withValidation.validation)],
+    ["config.validation", isPositiveInt(withDefaults.validation)],
     ["training.epoch", Number.isInteger(training.epoch) && (training.epoch as number) >= 0],
     ["training.lr", isPositiveNumber(training.lr)],
     ["training.adamSteps", Number.isInteger(training.adamSteps)],
@@ -174,7 +174,7 @@ export function readCheckpointMeta(checkpoint: Checkpoint): CheckpointMeta {
   const extra = Object.keys(config).filter((key) => !CONFIG_KEYS.includes(key as never));
   if (extra.length > 0) return fail(`meta.config has unknown settings ${extra.join(", ")}`);
   return {
-    config: withValidation as unknown as Hw3Config,
+    config: withDefaults as unknown as Hw3Config,
     training: training as unknown as TrainingState,
   };
 }

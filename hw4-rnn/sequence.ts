@@ -162,16 +162,5 @@ export function sequenceShape(label: string, what: string, x: Tensor, features: 
   return [x.shape[0], x.shape[1]] as const;
 }
 
-/** Logistic sigmoid `1 / (1 + e^−x)`. */
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
-}
-
-/**
- * Hyperbolic tangent as `1 − 2 / (e^{2x} + 1)`: one `Math.exp` costs about half a `Math.tanh`
- * in V8, and the absolute error stays near 1e-16, far below float32 resolution. Large `|x|`
- * saturate to ±1 because `e^{2x}` overflows to Infinity or underflows to 0.
- */
-export function tanh(x: number): number {
-  return 1 - 2 / (Math.exp(2 * x) + 1);
-}
+// The cells' scalar activations are core's, the same formulas as the reference backend's.
+export { scalarSigmoid as sigmoid, scalarTanh as tanh } from "@nn/core";

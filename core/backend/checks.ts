@@ -52,9 +52,14 @@ export function checkMatmul(
 }
 
 function overlaps(x: Tensor, y: Tensor): boolean {
-  const x0 = x.data.byteOffset, x1 = x0 + x.data.byteLength;
-  const y0 = y.data.byteOffset, y1 = y0 + y.data.byteLength;
-  return x.data.buffer === y.data.buffer && x0 < y1 && y0 < x1;
+  return arraysOverlap(x.data, y.data);
+}
+
+/** Return whether two typed arrays share at least one byte of the same buffer. */
+export function arraysOverlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  const a0 = a.byteOffset, a1 = a0 + a.byteLength;
+  const b0 = b.byteOffset, b1 = b0 + b.byteLength;
+  return a.buffer === b.buffer && a0 < b1 && b0 < a1;
 }
 
 /** Check that every tensor has the shape of the first. */

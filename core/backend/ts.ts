@@ -27,6 +27,7 @@ import {
   checkSameShape,
   checkSwapAxes01,
 } from "./checks.ts";
+import { scalarSigmoid, scalarTanh } from "./scalar.ts";
 
 /** Create the reference backend. */
 export function createTsBackend(): Backend {
@@ -106,7 +107,7 @@ function reluBackward(y: Tensor, dY: Tensor, dX: Tensor): void {
 
 function sigmoid(x: Tensor, y: Tensor): void {
   checkSameShape("sigmoid", ["x", "y"], [x, y]);
-  for (let i = 0; i < x.size; i++) y.data[i] = 1 / (1 + Math.exp(-x.data[i]));
+  for (let i = 0; i < x.size; i++) y.data[i] = scalarSigmoid(x.data[i]);
 }
 
 function sigmoidBackward(y: Tensor, dY: Tensor, dX: Tensor): void {
@@ -126,23 +127,20 @@ function lstmCell(
   forgetBias: number,
 ): void {
   const [k, hs] = checkLstmCell(z, cPrev, c, tanhC, h);
-  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-  // 1 − 2 / (e^{2x} + 1) is tanh to float64 precision, and ±1 where the exponential overflows.
-  const tanh = (x: number) => 1 - 2 / (Math.exp(2 * x) + 1);
   const zd = z.data;
   for (let row = 0; row < k; row++) {
     const zRow = row * 4 * hs, s = row * hs;
     for (let j = 0; j < hs; j++) {
-      const gi = sigmoid(zd[zRow + j]);
-      const gj = tanh(zd[zRow + hs + j]);
-      const gf = sigmoid(zd[zRow + 2 * hs + j] + forgetBias);
-      const go = sigmoid(zd[zRow + 3 * hs + j]);
+      const gi = scalarSigmoid(zd[zRow + j]);
+      const gj = scalarTanh(zd[zRow + hs + j]);
+      const gf = scalarSigmoid(zd[zRow + 2 * hs + j] + forgetBias);
+      const go = scalarSigmoid(zd[zRow + 3 * hs + j]);
       zd[zRow + j] = gi;
       zd[zRow + hs + j] = gj;
       zd[zRow + 2 * hs + j] = gf;
       zd[zRow + 3 * hs + j] = go;
       const cNew = cPrev.data[s + j] * gf + gi * gj;
-      const tc = tanh(cNew);
+      const tc = scalarTanh(cNew);
       c.data[s + j] = cNew;
       tanhC.data[s + j] = tc;
       h.data[s + j] = tc * go;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { arraysOverlap } from "../backend/checks.ts";
 import type { Rng } from "../random.ts";
 
 /**
@@ -44,11 +45,7 @@ export function shiftImage(
   if (!Number.isInteger(dy) || !Number.isInteger(dx)) {
     throw new RangeError(`shiftImage: shifts must be integers, got dy ${dy} and dx ${dx}`);
   }
-  const srcStart = src.byteOffset, dstStart = dst.byteOffset;
-  if (
-    src.buffer === dst.buffer && srcStart < dstStart + dst.byteLength &&
-    dstStart < srcStart + src.byteLength
-  ) {
+  if (arraysOverlap(src, dst)) {
     throw new RangeError("shiftImage: src and dst overlap, expected separate arrays");
   }
   // Columns j of a row that receive a source pixel: 0 ≤ j − dx < w.
