@@ -51,7 +51,7 @@ export interface KindDefaults {
 /** Defaults of each network kind. */
 export const KIND_DEFAULTS: Readonly<Record<ModelKind, Readonly<KindDefaults>>> = Object.freeze({
   mlp: { epochs: 20, dropRate: 0.3, shift: 0 },
-  cnn: { epochs: 20, dropRate: 0.1, shift: 2 },
+  cnn: { epochs: 25, dropRate: 0.1, shift: 1 },
 });
 
 /**
