@@ -70,7 +70,7 @@ export class BasicRnn implements RecurrentLayer {
   readonly #dZ: Workspace;
   readonly #dX: Workspace;
   readonly #dh: Workspace;
-  /** `Whᵀ [H, H]`, refreshed by every backward pass (see `transposeInto`). */
+  /** `Whᵀ [H, H]`, refreshed by every forward pass (see `transposeInto`). */
   readonly #whT: Workspace;
   #cache: BasicRnnCache | null = null;
 
@@ -128,6 +128,9 @@ export class BasicRnn implements RecurrentLayer {
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
     this.#backend.addRowVector(z, this.b.value);
 
+    // The step products use Whᵀ with the transposed flag: see transposeInto.
+    const whT = this.#whT.view([H, H]);
+    transposeInto(this.#wh, whT);
     const hd = h.data;
     for (let t = 0; t < steps; t++) {
       const k = active[t];
@@ -137,7 +140,7 @@ export class BasicRnn implements RecurrentLayer {
         break;
       }
       const next = stepRows(h, t + 1, k);
-      this.#backend.matmul(stepRows(h, t, k), this.#wh, next, { accumulate: true });
+      this.#backend.matmul(stepRows(h, t, k), whT, next, { transB: true, accumulate: true });
       const start = (t + 1) * batch * H;
       for (let i = start; i < start + k * H; i++) hd[i] = tanh(hd[i]);
       // Padded rows of this step hold X·Wx + b of padding: zero them, as outputs promise.
@@ -172,9 +175,6 @@ export class BasicRnn implements RecurrentLayer {
       dh.data.set(dFinal.h.data);
     }
 
-    const whT = this.#whT.view([H, H]);
-    transposeInto(this.#wh, whT);
-
     const hd = h.data, dzd = dZ.data, dhd = dh.data, dOut = dOutputs?.data;
     for (let t = steps - 1; t >= 0; t--) {
       const k = active[t];
@@ -188,7 +188,7 @@ export class BasicRnn implements RecurrentLayer {
         dzd[stepStart + i] = dhv * (1 - ht * ht);
       }
       // dh_{t−1} = dz_t·Whᵀ for the running rows.
-      this.#backend.matmul(stepRows(dZ, t, k), whT, firstRows(dh, k));
+      this.#backend.matmul(stepRows(dZ, t, k), this.#wh, firstRows(dh, k), { transB: true });
     }
 
     const dZ2 = flattenSteps(dZ);

@@ -103,7 +103,7 @@ export class Gru implements RecurrentLayer {
   readonly #dh: Workspace;
   readonly #dResetState: Workspace;
   readonly #dhDirect: Workspace;
-  /** `Wghᵀ [2H, H]` and `Wchᵀ [H, H]`, refreshed by every backward pass (see `transposeInto`). */
+  /** `Wghᵀ [2H, H]` and `Wchᵀ [H, H]`, refreshed by every forward pass (see `transposeInto`). */
   readonly #wghT: Workspace;
   readonly #wchT: Workspace;
   #cache: GruCache | null = null;
@@ -185,13 +185,19 @@ export class Gru implements RecurrentLayer {
     this.#backend.matmul(x2, this.#wcx, flattenSteps(candidates));
     this.#backend.addRowVector(flattenSteps(candidates), this.bc.value);
 
+    // The step products use Wghᵀ and Wchᵀ with the transposed flag: see transposeInto.
+    const wghT = this.#wghT.view([2 * H, H]);
+    const wchT = this.#wchT.view([H, H]);
+    transposeInto(this.#wgh, wghT);
+    transposeInto(this.#wch, wchT);
     const gd = gates.data, cd = candidates.data, rhd = resetState.data, hd = h.data;
     for (let t = 0; t < steps; t++) {
       const k = active[t];
       if (k === 0) break;
 
       // r, u = σ(X·Wgx + bg + h_{t−1}·Wgh), then r ⊙ h_{t−1}.
-      this.#backend.matmul(stepRows(h, t, k), this.#wgh, stepRows(gates, t, k), {
+      this.#backend.matmul(stepRows(h, t, k), wghT, stepRows(gates, t, k), {
+        transB: true,
         accumulate: true,
       });
       for (let row = 0; row < k; row++) {
@@ -206,7 +212,8 @@ export class Gru implements RecurrentLayer {
       }
 
       // c = tanh(X·Wcx + bc + (r ⊙ h_{t−1})·Wch); h_t = u ⊙ h_{t−1} + (1 − u) ⊙ c.
-      this.#backend.matmul(stepRows(resetState, t, k), this.#wch, stepRows(candidates, t, k), {
+      this.#backend.matmul(stepRows(resetState, t, k), wchT, stepRows(candidates, t, k), {
+        transB: true,
         accumulate: true,
       });
       for (let row = 0; row < k; row++) {
@@ -253,11 +260,6 @@ export class Gru implements RecurrentLayer {
       dh.data.set(dFinal.h.data);
     }
 
-    const wghT = this.#wghT.view([2 * H, H]);
-    const wchT = this.#wchT.view([H, H]);
-    transposeInto(this.#wgh, wghT);
-    transposeInto(this.#wch, wchT);
-
     const gd = gates.data, cd = candidates.data, hd = h.data, dOut = dOutputs?.data;
     const dgd = dG.data, dcd = dC.data, dhd = dh.data, drd = dResetState.data;
     const ddd = dhDirect.data;
@@ -281,7 +283,9 @@ export class Gru implements RecurrentLayer {
 
       // c = tanh(… + (r ⊙ h_{t−1})·Wch): back through the product to r ⊙ h_{t−1}, then to r
       // and to h_{t−1}.
-      this.#backend.matmul(stepRows(dC, t, k), wchT, firstRows(dResetState, k));
+      this.#backend.matmul(stepRows(dC, t, k), this.#wch, firstRows(dResetState, k), {
+        transB: true,
+      });
       for (let row = 0; row < k; row++) {
         const gRow = (t * batch + row) * 2 * H;
         const stepRow = (t * batch + row) * H;
@@ -293,7 +297,7 @@ export class Gru implements RecurrentLayer {
       }
 
       // r, u = σ(… + h_{t−1}·Wgh): dh_{t−1} = dG_t·Wghᵀ plus the paths found above.
-      this.#backend.matmul(stepRows(dG, t, k), wghT, firstRows(dh, k));
+      this.#backend.matmul(stepRows(dG, t, k), this.#wgh, firstRows(dh, k), { transB: true });
       for (let i = 0; i < k * H; i++) dhd[i] += ddd[i];
     }
 

@@ -91,7 +91,7 @@ export class Lstm implements RecurrentLayer {
   readonly #dX: Workspace;
   readonly #dh: Workspace;
   readonly #dc: Workspace;
-  /** `Whᵀ [4H, H]`, refreshed by every backward pass (see `transposeInto`). */
+  /** `Whᵀ [4H, H]`, refreshed by every forward pass (see `transposeInto`). */
   readonly #whT: Workspace;
   #cache: LstmCache | null = null;
 
@@ -163,13 +163,15 @@ export class Lstm implements RecurrentLayer {
     this.#backend.matmul(flattenSteps(x), this.#wx, z);
     this.#backend.addRowVector(z, this.b.value);
 
+    // Z_t += h_{t−1}·Wh for the k running sequences, as h_{t−1}·(Whᵀ)ᵀ: see transposeInto.
+    const whT = this.#whT.view([G, H]);
+    transposeInto(this.#wh, whT);
     const hd = h.data, cd = c.data;
     for (let t = 0; t < steps; t++) {
       const k = active[t];
       if (k === 0) break;
-
-      // Z_t += h_{t−1}·Wh for the k running sequences.
-      this.#backend.matmul(stepRows(h, t, k), this.#wh, stepRows(gates, t, k), {
+      this.#backend.matmul(stepRows(h, t, k), whT, stepRows(gates, t, k), {
+        transB: true,
         accumulate: true,
       });
 
@@ -222,9 +224,6 @@ export class Lstm implements RecurrentLayer {
       dc.data.set(dFinal.c.data);
     }
 
-    const whT = this.#whT.view([G, H]);
-    transposeInto(this.#wh, whT);
-
     const zd = gates.data, cd = c.data, td = tanhC.data, dzd = dZ.data;
     const dhd = dh.data, dcd = dc.data, dOut = dOutputs?.data;
     for (let t = steps - 1; t >= 0; t--) {
@@ -251,7 +250,7 @@ export class Lstm implements RecurrentLayer {
         }
       }
       // dh_{t−1} = dZ_t·Whᵀ for the running rows; the others keep their carried gradient.
-      this.#backend.matmul(stepRows(dZ, t, k), whT, firstRows(dh, k));
+      this.#backend.matmul(stepRows(dZ, t, k), this.#wh, firstRows(dh, k), { transB: true });
     }
 
     // W = [Wx; Wh], so dWx = Xᵀ·dZ and dWh = H_{t−1}ᵀ·dZ summed over every step at once. Padded

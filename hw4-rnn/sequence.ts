@@ -75,18 +75,20 @@ export function stepsUntil(buffer: Tensor, until: number): Tensor {
 }
 
 /**
- * Write the transpose of `matrix [R, C]` into `out [C, R]`, in 32 × 32 blocks so that reads and
+ * Write the transpose of `matrix [R, C]` into `out [C, R]`, in 16 × 16 blocks so that reads and
  * writes both stay in cache.
  *
- * NOTE: the cells transpose their state kernel once per backward pass and multiply by the copy.
- * OpenBLAS 0.3.21's sgemm took about twice as long with the transposed-B flag on the per-step
- * shape [16, 2048] · [2048, 512]. It took 956 µs against 472 µs untransposed on one thread,
- * and 499 µs against 266 µs on two, on the project's 2-core AMD EPYC virtual machine.
+ * NOTE: the cells multiply by their state kernel once per step, and the products of a few rows
+ * by a large matrix are fastest with the large one transposed (see `smallKernelColumns` in
+ * `core/backend/blas.ts`). So the forward pass copies `Wh [H, G]` to `Whᵀ [G, H]` once and
+ * multiplies each step by `(Whᵀ)ᵀ`, and the backward pass multiplies by `Whᵀ` as `Wh` with the
+ * transposed flag. Blocks of 32 took 4.6 ms for a 512 × 2048 matrix and blocks of 16 took
+ * 1.8 ms: rows 8 KB apart map to the same cache sets, which 32 rows overflow.
  */
 export function transposeInto(matrix: Tensor, out: Tensor): void {
   const [rows, cols] = matrix.shape;
   const src = matrix.data, dst = out.data;
-  const block = 32;
+  const block = 16;
   for (let i0 = 0; i0 < rows; i0 += block) {
     const iEnd = Math.min(i0 + block, rows);
     for (let j0 = 0; j0 < cols; j0 += block) {

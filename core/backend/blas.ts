@@ -132,6 +132,37 @@ function fixOpenblasCore(
   return note;
 }
 
+/** OpenBLAS cores, lower case, whose sgemm has the small-matrix kernels of the AVX-512 builds. */
+const SMALL_KERNEL_CORES = new Set(["skylakex", "cooperlake", "sapphirerapids"]);
+
+/** Largest M·N·K of one product that is sent to the small-matrix kernels, 2¹⁹. */
+const SMALL_KERNEL_LIMIT = 1 << 19;
+
+/**
+ * Return the number of columns per `cblas_sgemm` call for `a [M, K] · bᵀ` with `b` stored
+ * `[N, K]`: N when the product is sent whole, or a multiple of 8 below N.
+ *
+ * OpenBLAS's AVX-512 cores multiply small matrices without packing them first (its
+ * `SMALL_MATRIX_OPT`), and the packing dominates a product of few rows by a large matrix, such
+ * as a recurrent cell's step `[16, 512] · [512, 2048]`. Such a product is therefore split into
+ * column blocks of at most 2¹⁹ multiply-adds, each of which stays within the small-matrix
+ * range, when A has at most 32 rows. The blocks of a transposed b are contiguous rows. On one
+ * thread of the Emerald Rapids machine of `hw4-rnn/README.md`, with OpenBLAS 0.3.21, the step
+ * product took 0.27-0.36 ms in 32 blocks against 0.45-0.55 ms whole, and the backward step
+ * `[16, 2048] · [2048, 512]` 0.42 ms in 32 blocks against 0.50-0.55 ms whole.
+ */
+export function smallKernelColumns(m: number, n: number, k: number): number {
+  if (m > 32 || m * n * k <= SMALL_KERNEL_LIMIT) return n;
+  const columns = Math.floor(SMALL_KERNEL_LIMIT / (m * k) / 8) * 8;
+  return columns >= 8 ? columns : n;
+}
+
+/** Return OpenBLAS's current core name, or "" when the library does not say. */
+function currentCoreName(symbols: Deno.DynamicLibrary<typeof OPENBLAS_SYMBOLS>["symbols"]): string {
+  const pointer = symbols.openblas_get_corename?.();
+  return pointer ? new Deno.UnsafePointerView(pointer).getCString() : "";
+}
+
 /** The outcome of {@linkcode createBlasBackend}: a backend, or the reason there is none. */
 export type BlasResult =
   | { backend: Backend; reason?: undefined }
@@ -170,28 +201,48 @@ export async function createBlasBackend(
   const config = configPointer ? new Deno.UnsafePointerView(configPointer).getCString() : "";
   const sgemm = library.symbols.cblas_sgemm;
 
+  const coreName = currentCoreName(library.symbols);
+  const smallKernels = SMALL_KERNEL_CORES.has(coreName.toLowerCase());
+
   function matmul(a: Tensor, b: Tensor, out: Tensor, options: MatmulOptions = {}): void {
     const { m, n, k } = checkMatmul(a, b, out, options);
     if (m === 0 || n === 0) return;
     // Row-major op(a) [M, K] is stored [K, M] when transposed, so its leading dimension is M.
     const lda = Math.max(1, options.transA ? m : k);
     const ldb = Math.max(1, options.transB ? k : n);
-    sgemm(
-      CBLAS_ROW_MAJOR,
-      options.transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-      options.transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
-      m,
-      n,
-      k,
-      1,
-      Deno.UnsafePointer.of(a.data),
-      lda,
-      Deno.UnsafePointer.of(b.data),
-      ldb,
-      options.accumulate ? 1 : 0,
-      Deno.UnsafePointer.of(out.data),
-      n,
-    );
+    const transA = options.transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const transB = options.transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    const beta = options.accumulate ? 1 : 0;
+    const pa = Deno.UnsafePointer.of(a.data);
+    const pb = Deno.UnsafePointer.of(b.data);
+    const pc = Deno.UnsafePointer.of(out.data);
+    const chunk = smallKernels && options.transB && !options.transA
+      ? smallKernelColumns(m, n, k)
+      : n;
+    if (chunk >= n) {
+      sgemm(CBLAS_ROW_MAJOR, transA, transB, m, n, k, 1, pa, lda, pb, ldb, beta, pc, n);
+      return;
+    }
+    // Columns j … j + width − 1 of out come from rows j … of the stored [N, K] b.
+    for (let j = 0; j < n; j += chunk) {
+      const width = Math.min(chunk, n - j);
+      sgemm(
+        CBLAS_ROW_MAJOR,
+        transA,
+        transB,
+        m,
+        width,
+        k,
+        1,
+        pa,
+        lda,
+        Deno.UnsafePointer.offset(pb!, j * k * 4),
+        ldb,
+        beta,
+        Deno.UnsafePointer.offset(pc!, j * 4),
+        n,
+      );
+    }
   }
 
   // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64" keeps its

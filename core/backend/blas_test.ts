@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Tensor } from "../tensor.ts";
 import { Rng } from "../random.ts";
 import { createTsBackend } from "./ts.ts";
-import { blasCandidates, createBlasBackend, openblasCoreType } from "./blas.ts";
+import { blasCandidates, createBlasBackend, openblasCoreType, smallKernelColumns } from "./blas.ts";
 import { createBackend } from "./mod.ts";
 
 const reference = createTsBackend();
@@ -41,6 +41,10 @@ Deno.test({
       [100, 512, 784],
       [784, 512, 100],
       [5, 9, 0],
+      // Few rows by a large transposed matrix: split into column blocks (smallKernelColumns),
+      // the last one narrower.
+      [16, 1027, 512],
+      [3, 1000, 700],
     ];
     for (const [m, n, k] of shapes) {
       for (const transA of [false, true]) {
@@ -113,6 +117,18 @@ Deno.test("blasCandidates() lists a library for each system", () => {
   assert.equal(blasCandidates("linux")[0], "libopenblas.so.0");
   assert.match(blasCandidates("darwin")[0], /Accelerate/);
   assert.equal(blasCandidates("windows")[0], "libopenblas.dll");
+});
+
+Deno.test("smallKernelColumns() splits only few-row products above 2^19 multiply-adds", () => {
+  // An LSTM step of 512 units at batch 16, forward and backward.
+  assert.equal(smallKernelColumns(16, 2048, 512), 64);
+  assert.equal(smallKernelColumns(16, 512, 2048), 16);
+  // A ragged width: blocks are multiples of 8.
+  assert.equal(smallKernelColumns(3, 1000, 700), 248);
+  // Small enough whole, too many rows, or blocks narrower than 8: one call.
+  assert.equal(smallKernelColumns(16, 64, 512), 64);
+  assert.equal(smallKernelColumns(33, 2048, 512), 2048);
+  assert.equal(smallKernelColumns(16, 2048, 8192), 2048);
 });
 
 Deno.test("openblasCoreType() picks SkylakeX with AVX-512, Haswell with AVX2", () => {
