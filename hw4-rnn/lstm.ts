@@ -224,31 +224,25 @@ export class Lstm implements RecurrentLayer {
       dc.data.set(dFinal.c.data);
     }
 
-    const zd = gates.data, cd = c.data, td = tanhC.data, dzd = dZ.data;
-    const dhd = dh.data, dcd = dc.data, dOut = dOutputs?.data;
+    const dhd = dh.data, dOut = dOutputs?.data;
     for (let t = steps - 1; t >= 0; t--) {
       const k = active[t];
       if (k === 0) continue;
-      for (let row = 0; row < k; row++) {
-        const zRow = (t * batch + row) * G;
-        const stepRow = (t * batch + row) * H;
-        for (let j = 0; j < H; j++) {
-          const dhv = dhd[row * H + j] + (dOut === undefined ? 0 : dOut[stepRow + j]);
-          const gi = zd[zRow + j], gj = zd[zRow + H + j];
-          const gf = zd[zRow + 2 * H + j], go = zd[zRow + 3 * H + j];
-          const tc = td[stepRow + j];
-
-          // h_t = tanh(c_t)·σ(o): the output gate and the memory's share of dh.
-          const dcNew = dcd[row * H + j] + dhv * go * (1 - tc * tc);
-          dzd[zRow + 3 * H + j] = dhv * tc * go * (1 - go);
-
-          // c_t = c_{t−1}·σ(f + 1) + σ(i)·tanh(j), differentiated through each sigmoid or tanh.
-          dzd[zRow + j] = dcNew * gj * gi * (1 - gi);
-          dzd[zRow + H + j] = dcNew * gi * (1 - gj * gj);
-          dzd[zRow + 2 * H + j] = dcNew * cd[stepRow + j] * gf * (1 - gf);
-          dcd[row * H + j] = dcNew * gf;
-        }
+      // The running rows' dh gets the output's gradient of this step; the matrix product below
+      // then overwrites those rows.
+      if (dOut !== undefined) {
+        const at = t * batch * H;
+        for (let i = 0; i < k * H; i++) dhd[i] += dOut[at + i];
       }
+      // dZ_t and dc_{t−1} from dh_t and dc_t, through each sigmoid and tanh of the step.
+      this.#backend.lstmCellBackward(
+        stepRows(gates, t, k),
+        stepRows(c, t, k),
+        stepRows(tanhC, t, k),
+        firstRows(dh, k),
+        firstRows(dc, k),
+        stepRows(dZ, t, k),
+      );
       // dh_{t−1} = dZ_t·Whᵀ for the running rows; the others keep their carried gradient.
       this.#backend.matmul(stepRows(dZ, t, k), this.#wh, firstRows(dh, k), { transB: true });
     }

@@ -7,8 +7,10 @@ sigmoid). The last state of each sentence goes through a linear layer to 5 class
 cross-entropy. Training is SGD with momentum, global-norm clipping and sparse updates of the
 embedding rows. The algorithm is the engine's too. The input projection of every step is one
 matrix product, each batch is sorted by length so that step t computes only the sentences still
-running, and the weight gradients of all steps are one product. Both keep a contiguous copy of
-Whᵀ for the backward pass.
+running, and the weight gradients of all steps are one product. Each step multiplies by the
+whole state kernel in one `@`; the engine's blas backend splits that product into column blocks
+that OpenBLAS multiplies without packing (see hw4-rnn/README.md, "Speed"), which NumPy's `@`
+does not.
 
 Inputs, written by the Deno script: `--batches` (JSON: vocabulary size, sizes, and every batch's
 word ids per sentence, sorted by decreasing length, and labels) and `--params` (float32 initial

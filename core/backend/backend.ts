@@ -118,6 +118,32 @@ export interface Backend {
    */
   lstmCell(z: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, forgetBias: number): void;
 
+  /**
+   * The element-wise half of one backward step of {@linkcode Backend.lstmCell}, for K rows of H
+   * units. Inputs: the activations `gates [K, 4H]` that `lstmCell` left in `z` (σ(i), tanh(j),
+   * σ(f + forgetBias), σ(o)), the previous memory `cPrev [K, H]`, `tanhC [K, H]`, the gradient
+   * `dh [K, H]` of the loss with respect to h, and in `dc [K, H]` the gradient with respect to c
+   * from the step after. With g the gate activations:
+   *
+   * ```
+   * dc' = dc + dh ⊙ g_o ⊙ (1 − tanhC²)
+   * dZ  = [dc' ⊙ g_j ⊙ g_i(1 − g_i),  dc' ⊙ g_i ⊙ (1 − g_j²),
+   *        dc' ⊙ cPrev ⊙ g_f(1 − g_f), dh ⊙ tanhC ⊙ g_o(1 − g_o)]
+   * dc  ← dc' ⊙ g_f                    (in place: the gradient with respect to cPrev)
+   * ```
+   *
+   * `dZ [K, 4H]` is the gradient with respect to the pre-activations, in the gate order of `z`.
+   * No two of the six tensors may overlap.
+   */
+  lstmCellBackward(
+    gates: Tensor,
+    cPrev: Tensor,
+    tanhC: Tensor,
+    dh: Tensor,
+    dc: Tensor,
+    dZ: Tensor,
+  ): void;
+
   // -------------------------------------------------------------------------------------------
   // Convolution and pooling over [N, C, H, W] tensors
 

@@ -223,6 +223,110 @@ Deno.test("wasm lstmCell() agrees with the reference on ragged widths and satura
   }
 });
 
+Deno.test("lstmCellBackward() gives the LSTM step's gradients on a small exact case", async (t) => {
+  // The gate activations, cPrev and tanh(c) of the lstmCell() case above; expected values from
+  // the formulas in float64 (NumPy).
+  const gates = [
+    0.6224593,
+    0.2689414,
+    0.9640276,
+    0,
+    0.7772999,
+    0.9820138,
+    0.1192029,
+    0.7310586,
+    0.5,
+    0.5,
+    0,
+    0,
+    0.7310586,
+    0.7310586,
+    0.5,
+    0.5,
+  ];
+  const cPrev = [0.5, -0.25, 1, -2];
+  const tanhC = [0.7568151, -0.2406872, 0.6237125, -0.898063];
+  const dh = [1, -0.5, 0.25, 2];
+  const dc = [0.5, 0, -1, 0.125];
+  const expected = {
+    dZ: [
+      0.1248126,
+      0,
+      0.02422827,
+      -0.09261107,
+      0.04768406,
+      0.001520554,
+      0.07946071,
+      0.02366099,
+      0,
+      0,
+      -0.4618136,
+      0.1592414,
+      -0.1815961,
+      -0.125235,
+      0.03898203,
+      -0.4490315,
+    ],
+    dc: [0.4282356, -0.3381605, -0.6752256, 0.2328296],
+  };
+  await forEachBackend(t, (backend) => {
+    const on = (shape: number[], values: number[]) => tensorFrom(backend, shape, values);
+    const dcT = on([2, 2], dc), dZ = backend.zeros([2, 8]);
+    backend.lstmCellBackward(
+      on([2, 8], gates),
+      on([2, 2], cPrev),
+      on([2, 2], tanhC),
+      on([2, 2], dh),
+      dcT,
+      dZ,
+    );
+    const tol = { atol: 1e-7, rtol: 1e-6 };
+    assertClose(dZ, expected.dZ, tol, "dZ");
+    assertClose(dcT, expected.dc, tol, "dc for the previous step");
+  });
+});
+
+Deno.test("wasm lstmCellBackward() agrees with the reference on ragged widths", async (t) => {
+  const rng = new Rng(12);
+  for (const backend of await fastBackends()) {
+    await t.step(backend.description, () => {
+      for (const [k, hs] of [[1, 1], [3, 3], [5, 7], [16, 512]]) {
+        // Gate activations in their ranges: sigmoids in (0, 1), tanh in (−1, 1).
+        const z = random(rng, [k, 4 * hs]), cPrev = random(rng, [k, hs]);
+        const c = new Tensor([k, hs]), tanhC = new Tensor([k, hs]), h = new Tensor([k, hs]);
+        reference.lstmCell(z, cPrev, c, tanhC, h, 1);
+        const dh = random(rng, [k, hs]), dc = random(rng, [k, hs]);
+        const dc0 = Tensor.from(dc.shape, dc.data), dZ0 = new Tensor([k, 4 * hs]);
+        reference.lstmCellBackward(z, cPrev, tanhC, dh, dc0, dZ0);
+        const on = (x: Tensor) => copyToBackend(backend, x);
+        const dc1 = on(dc), dZ1 = backend.zeros([k, 4 * hs]);
+        backend.lstmCellBackward(on(z), on(cPrev), on(tanhC), on(dh), dc1, dZ1);
+        assertAgree(`dZ [${k}, ${hs}]`, dZ0, dZ1, 1e-6);
+        assertAgree(`dc [${k}, ${hs}]`, dc0, dc1, 1e-6);
+      }
+    });
+  }
+});
+
+Deno.test("lstmCellBackward() names the tensor with a wrong shape or shared storage", async (t) => {
+  await forEachBackend(t, (backend) => {
+    const g = backend.zeros([2, 8]), dZ = backend.zeros([2, 8]);
+    const [p, tc, dh, dc] = [0, 0, 0, 0].map(() => backend.zeros([2, 2]));
+    assert.throws(
+      () => backend.lstmCellBackward(backend.zeros([2, 7]), p, tc, dh, dc, dZ),
+      /lstmCellBackward: gates has shape \[2, 7\], expected \[K, 4H\]/,
+    );
+    assert.throws(
+      () => backend.lstmCellBackward(g, p, tc, dh, dc, backend.zeros([2, 4])),
+      /lstmCellBackward: dZ/,
+    );
+    assert.throws(
+      () => backend.lstmCellBackward(g, p, tc, dh, dh, dZ),
+      /lstmCellBackward: dh and dc share storage/,
+    );
+  });
+});
+
 Deno.test("lstmCell() and sigmoid() keep NaN, so a diverged run stays visible", async (t) => {
   await forEachBackend(t, (backend) => {
     const z = backend.zeros([1, 8]), prev = backend.zeros([1, 2]);

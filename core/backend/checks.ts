@@ -112,6 +112,37 @@ export function checkLstmCell(
   return [k, hs];
 }
 
+/**
+ * Check the shapes of `lstmCellBackward`'s tensors (`gates` and `dZ` `[K, 4H]`, the others
+ * `[K, H]`) and that no two share storage; return `[K, H]`.
+ */
+export function checkLstmCellBackward(
+  gates: Tensor,
+  cPrev: Tensor,
+  tanhC: Tensor,
+  dh: Tensor,
+  dc: Tensor,
+  dZ: Tensor,
+): [number, number] {
+  const op = "lstmCellBackward";
+  if (gates.shape.length !== 2 || gates.shape[1] % 4 !== 0) {
+    throw new TypeError(`${op}: gates has shape ${formatShape(gates.shape)}, expected [K, 4H]`);
+  }
+  const k = gates.shape[0], hs = gates.shape[1] / 4;
+  const states = { cPrev, tanhC, dh, dc };
+  for (const [name, t] of Object.entries(states)) assertShape(op, name, t, [k, hs]);
+  assertShape(op, "dZ", dZ, [k, 4 * hs]);
+  const all = Object.entries({ gates, ...states, dZ });
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      if (overlaps(all[i][1], all[j][1])) {
+        throw new TypeError(`${op}: ${all[i][0]} and ${all[j][0]} share storage`);
+      }
+    }
+  }
+  return [k, hs];
+}
+
 /** Check that `x` is 2-D and return `[N, D]`. */
 export function check2d(op: string, name: string, x: Tensor): [number, number] {
   if (x.shape.length !== 2) {

@@ -20,6 +20,7 @@ import {
   checkChannelVector,
   checkIm2col,
   checkLstmCell,
+  checkLstmCellBackward,
   checkMatmul,
   checkMaxPool,
   checkMaxPoolBackward,
@@ -44,6 +45,7 @@ export function createTsBackend(): Backend {
     sigmoidBackward,
     softmax,
     lstmCell,
+    lstmCellBackward,
     im2col,
     col2im,
     swapAxes01,
@@ -144,6 +146,34 @@ function lstmCell(
       c.data[s + j] = cNew;
       tanhC.data[s + j] = tc;
       h.data[s + j] = tc * go;
+    }
+  }
+}
+
+function lstmCellBackward(
+  gates: Tensor,
+  cPrev: Tensor,
+  tanhC: Tensor,
+  dh: Tensor,
+  dc: Tensor,
+  dZ: Tensor,
+): void {
+  const [k, hs] = checkLstmCellBackward(gates, cPrev, tanhC, dh, dc, dZ);
+  const g = gates.data, dz = dZ.data;
+  for (let row = 0; row < k; row++) {
+    const zRow = row * 4 * hs, s = row * hs;
+    for (let j = 0; j < hs; j++) {
+      const gi = g[zRow + j], gj = g[zRow + hs + j];
+      const gf = g[zRow + 2 * hs + j], go = g[zRow + 3 * hs + j];
+      const tc = tanhC.data[s + j], dhv = dh.data[s + j];
+      // h = tanh(c)·σ(o): the output gate, and the memory's share of dh.
+      const dcNew = dc.data[s + j] + dhv * go * (1 - tc * tc);
+      dz[zRow + 3 * hs + j] = dhv * tc * go * (1 - go);
+      // c = cPrev·σ(f) + σ(i)·tanh(j), through each sigmoid or tanh.
+      dz[zRow + j] = dcNew * gj * gi * (1 - gi);
+      dz[zRow + hs + j] = dcNew * gi * (1 - gj * gj);
+      dz[zRow + 2 * hs + j] = dcNew * cPrev.data[s + j] * gf * (1 - gf);
+      dc.data[s + j] = dcNew * gf;
     }
   }
 }

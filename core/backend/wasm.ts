@@ -29,6 +29,7 @@ import {
   checkChannelVector,
   checkIm2col,
   checkLstmCell,
+  checkLstmCellBackward,
   checkMatmul,
   checkMaxPool,
   checkMaxPoolBackward,
@@ -83,6 +84,16 @@ interface Kernels {
     k: number,
     hs: number,
     forgetBias: number,
+  ): void;
+  lstm_cell_backward(
+    gates: number,
+    cPrev: number,
+    tanhC: number,
+    dh: number,
+    dc: number,
+    dZ: number,
+    k: number,
+    hs: number,
   ): void;
   im2col(
     x: number,
@@ -523,6 +534,31 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       try {
         const [pz, pp, pc, pt, ph] = staged.map((s) => s.ptr);
         k.lstm_cell(pz, pp, pc, pt, ph, rows, hs, forgetBias);
+      } finally {
+        unstage(...staged);
+      }
+    },
+    lstmCellBackward(
+      gates: Tensor,
+      cPrev: Tensor,
+      tanhC: Tensor,
+      dh: Tensor,
+      dc: Tensor,
+      dZ: Tensor,
+    ): void {
+      const [rows, hs] = checkLstmCellBackward(gates, cPrev, tanhC, dh, dc, dZ);
+      // Two outputs: dc (read and written) and dZ; no two of the six overlap.
+      const staged = [
+        stage(gates, true, false),
+        stage(cPrev, true, false),
+        stage(tanhC, true, false),
+        stage(dh, true, false),
+        stage(dc, true, true),
+        stage(dZ, false, true),
+      ];
+      try {
+        const [pg, pp, pt, ph, pc, pz] = staged.map((s) => s.ptr);
+        k.lstm_cell_backward(pg, pp, pt, ph, pc, pz, rows, hs);
       } finally {
         unstage(...staged);
       }
