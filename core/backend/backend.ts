@@ -120,10 +120,10 @@ export interface Backend {
 
   /**
    * The element-wise half of one backward step of {@linkcode Backend.lstmCell}, for K rows of H
-   * units. Inputs: the activations `gates [K, 4H]` that `lstmCell` left in `z` (σ(i), tanh(j),
-   * σ(f + forgetBias), σ(o)), the previous memory `cPrev [K, H]`, `tanhC [K, H]`, the gradient
-   * `dh [K, H]` of the loss with respect to h, and in `dc [K, H]` the gradient with respect to c
-   * from the step after. With g the gate activations:
+   * units. `gates [K, 4H]` holds the activations that `lstmCell` left in `z`: σ(i), tanh(j),
+   * σ(f + forgetBias), σ(o). `cPrev [K, H]` is the previous memory and `tanhC [K, H]` is tanh(c).
+   * `dh [K, H]` is the gradient of the loss with respect to h, and `dc [K, H]` the gradient with
+   * respect to c from the step after. With g the gate activations:
    *
    * ```
    * dc' = dc + dh ⊙ g_o ⊙ (1 − tanhC²)
