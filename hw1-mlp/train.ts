@@ -186,9 +186,9 @@ async function runSingle(flags: Flags, config: Hw1Config, backend: Backend): Pro
   ].join("\n");
   await writeFileAtomic(join(out, "report.md"), report);
   console.log(
-    `\ntest accuracy ${
-      formatPercent(run.result.testAcc)
-    } after ${run.result.epochs.length} epochs ` +
+    `\ntest accuracy ${formatPercent(run.result.testAcc)} after ${run.result.epochs.length} epoch${
+      run.result.epochs.length === 1 ? "" : "s"
+    } ` +
       `(${formatDuration(run.result.seconds)}); report: ${join(out, "report.md")}`,
   );
   return run.result;

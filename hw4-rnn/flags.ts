@@ -21,6 +21,9 @@ export const TRAINING_SETS = ["phrases", "sentences"] as const;
 /** Features of random embeddings when `--embedding-size` is unset. */
 export const DEFAULT_EMBEDDING_SIZE = 100;
 
+/** Default cap of the vocabulary, `_PAD` and `_UNK` included. */
+export const DEFAULT_VOCAB_SIZE = 20000;
+
 /** A run's settings keyed like the flags that set them, e.g. `direction` for `--direction`. */
 export type RunSettings = Omit<Hw4Config, "bidirectional" | "trainPhrases"> & {
   direction: "bi" | "uni";
@@ -104,7 +107,10 @@ export function resolveConfig(
 }
 
 /** Make the `--vocab-size` flag: an integer of at least 3, room for `_PAD`, `_UNK` and a word. */
-export function vocabSizeFlag(help: string, defaultValue: number): FlagSpec<number> {
+export function vocabSizeFlag(
+  help: string,
+  defaultValue: number | undefined,
+): FlagSpec<number | undefined> {
   return {
     ...flag.positiveInt(help, defaultValue),
     parse: (name, value) => {

@@ -43,6 +43,7 @@ import { encodeSentences, prepareData, type PreparedData } from "./data.ts";
 import {
   belowOneFlag,
   DEFAULT_EMBEDDING_SIZE,
+  DEFAULT_VOCAB_SIZE,
   parseDecayFactor,
   resolveConfig,
   type RunSettings,
@@ -100,7 +101,11 @@ export const COMMAND = {
       `features of random embeddings, without --embeddings (default: ${DEFAULT_EMBEDDING_SIZE})`,
       undefined,
     ),
-    vocabSize: vocabSizeFlag("largest vocabulary, _PAD and _UNK included, at least 3", 20000),
+    vocabSize: vocabSizeFlag(
+      "largest vocabulary, _PAD and _UNK included, at least 3 " +
+        `(default: ${DEFAULT_VOCAB_SIZE})`,
+      undefined,
+    ),
     freezeEmbeddings: flag.boolean("keep the embedding table fixed during training"),
     trainOn: flag.choice(
       "training examples. phrases: every distinct labeled phrase of the training trees, whole " +
@@ -206,6 +211,42 @@ export const COMMAND = {
 
 type Flags = ReturnType<typeof parseFlags<typeof COMMAND.flags>>;
 
+/** Flags of training, which `--predict` does not take, with their names on the command line. */
+const TRAINING_FLAGS: readonly [keyof Flags, string][] = [
+  ["single", "--single"],
+  ["resume", "--resume"],
+  ["embeddings", "--embeddings"],
+  ["embeddingSize", "--embedding-size"],
+  ["vocabSize", "--vocab-size"],
+  ["freezeEmbeddings", "--freeze-embeddings"],
+  ["trainOn", "--train-on"],
+  ["cell", "--cell"],
+  ["hidden", "--hidden"],
+  ["layers", "--layers"],
+  ["direction", "--direction"],
+  ["pooling", "--pooling"],
+  ["attentionHidden", "--attention-hidden"],
+  ["attentionHops", "--attention-hops"],
+  ["penalty", "--penalty"],
+  ["dropout", "--dropout"],
+  ["epochs", "--epochs"],
+  ["lr", "--lr"],
+  ["lrDecay", "--lr-decay"],
+  ["momentum", "--momentum"],
+  ["clipNorm", "--clip-norm"],
+  ["batchSize", "--batch-size"],
+  ["seed", "--seed"],
+  ["dispFreq", "--disp-freq"],
+  ["targetAcc", "--target-acc"],
+];
+
+/** Return the training flags given, which `--predict` rejects. */
+function givenTrainingFlags(flags: Flags): string[] {
+  return TRAINING_FLAGS
+    .filter(([key]) => flags[key] !== undefined && flags[key] !== false)
+    .map(([, name]) => name);
+}
+
 /** Return the runs of the cell comparison: one-layer, one-direction, last-state classifiers. */
 export function compareConfigs(
   base: Hw4Config,
@@ -249,7 +290,7 @@ async function loadData(
     onProgress: (message) => console.error(message),
   });
   const prepared = await prepareData(sst, {
-    vocabSize: flags.vocabSize,
+    vocabSize: flags.vocabSize ?? DEFAULT_VOCAB_SIZE,
     embeddingsPath: resumed === undefined ? flags.embeddings : undefined,
     embeddingSize: resumed?.spec.embeddingSize ?? flags.embeddingSize ?? DEFAULT_EMBEDDING_SIZE,
     seed: config.seed,
@@ -291,7 +332,13 @@ async function trainWithProgress(
   const { data } = prepared;
   const perEpoch = Math.ceil(data.train.length / config.batchSize);
   const trainName = config.trainPhrases ? "train phrases" : "train";
-  const progress = new Progress({ total: perEpoch * config.epochs, label });
+  // A resumed run starts the bar after its checkpoint's epochs, so the rate counts this run only.
+  const doneEpochs = typeof resume?.last.meta.epoch === "number" ? resume.last.meta.epoch : 0;
+  const progress = new Progress({
+    total: perEpoch * config.epochs,
+    label,
+    initial: perEpoch * doneEpochs,
+  });
   const result = await runTraining(backend, data, config, {
     checkpointDir,
     resume: resume?.last,
@@ -481,7 +528,9 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
     `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
     `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} most frequent ` +
-    `training words (--vocab-size ${flags.vocabSize} counts \`_PAD\` and \`_UNK\` too) plus ` +
+    `training words (--vocab-size ${
+      flags.vocabSize ?? DEFAULT_VOCAB_SIZE
+    } counts \`_PAD\` and \`_UNK\` too) plus ` +
     "`_PAD` and `_UNK`.",
     "",
     "## Results",
@@ -689,6 +738,9 @@ async function runPredict(flags: Flags, path: string, backend: Backend): Promise
         join(flags.result, "result.txt"),
     );
   }
+  // Reading the checkpoint first reports a missing or damaged file before SST is loaded, which
+  // may mean a download.
+  await readHw4Checkpoint(path);
   await prepareOutputFolder(dirname(flags.result), "--result");
   const sst = await loadSst({ dataDir: flags.dataDir });
   const predicted = await predictTest(backend, path, sst, flags.result);
@@ -773,6 +825,28 @@ async function main(): Promise<number> {
   const flags = parseFlags(COMMAND, Deno.args);
   if (flags.resume !== undefined && !flags.single) {
     throw new UserError("--resume continues a --single run: add --single");
+  }
+  if (flags.predict !== undefined) {
+    const extra = givenTrainingFlags(flags);
+    if (extra.length > 0) {
+      throw new UsageError(
+        `--predict takes only --result, --data-dir and --backend, but ${extra.join(", ")} ` +
+          `${extra.length === 1 ? "was" : "were"} given: the checkpoint fixes the network`,
+      );
+    }
+  }
+  if (flags.resume !== undefined) {
+    // The checkpoint holds the vocabulary and the trained embedding table.
+    const fixed = [
+      flags.embeddings !== undefined ? "--embeddings" : "",
+      flags.vocabSize !== undefined ? "--vocab-size" : "",
+    ].filter((name) => name !== "");
+    if (fixed.length > 0) {
+      throw new UsageError(
+        `${fixed.join(" and ")} cannot change with --resume: the vocabulary and the embeddings ` +
+          `come from the checkpoint ${flags.resume}`,
+      );
+    }
   }
   const resumed = flags.resume === undefined ? undefined : await readHw4Checkpoint(flags.resume);
   const config = runConfig(flags, resumed);

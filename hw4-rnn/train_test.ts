@@ -450,6 +450,31 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
           /^error: Checkpoint .*pad\.ckpt has invalid metadata: vocab\[0\] is "_PADDING", expected "_PAD"$/,
         ],
         [
+          "--embeddings with --resume",
+          [...single, "--resume", best, "--embeddings", join(dir, "none.txt")],
+          2,
+          /^error: --embeddings cannot change with --resume: the vocabulary and the embeddings come from the checkpoint .*best\.ckpt\. Run with --help/,
+        ],
+        [
+          "--vocab-size with --resume",
+          ["--single", "--data-dir", data, "--resume", best, "--vocab-size", "100"],
+          2,
+          /^error: --vocab-size cannot change with --resume/,
+        ],
+        [
+          "--predict with training flags",
+          ["--predict", best, "--data-dir", data, "--single", "--cell", "gru"],
+          2,
+          /^error: --predict takes only --result, --data-dir and --backend, but --single, --cell were given: the checkpoint fixes the network\. Run with --help/,
+        ],
+        [
+          // No --data-dir: the missing checkpoint is reported before SST would be downloaded.
+          "--predict a missing checkpoint",
+          ["--predict", join(dir, "none.ckpt")],
+          1,
+          /^error: Checkpoint .*none\.ckpt not found/,
+        ],
+        [
           "vocabSize negative",
           ["--single", "--data-dir", data, "--resume", negativeVocab],
           1,

@@ -6,7 +6,8 @@
  * same order. The network is hw4-rnn's with `--pooling last --direction uni --dropout 0`:
  * embeddings (100 features), LSTM, last state, linear layer to 5 classes, softmax cross-entropy.
  * Training is SGD with momentum 0.9, global-norm clipping at 5 and sparse embedding updates. The
- * NumPy side is `numpy_lstm_epoch.py`. Before any time is printed, the first batches' losses of the two sides
+ * NumPy side is `numpy_lstm_epoch.py`, whose BLAS gets the engine's thread count (`NN_THREADS`,
+ * else the number of cores) through `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS`. Before any time is printed, the first batches' losses of the two sides
  * must agree, so the table never compares two different computations.
  *
  * Sentences are SST's training split with `--data-dir`, else random sentences of SST's count and
@@ -25,6 +26,7 @@ import { ClippedSgd } from "../hw4-rnn/optim.ts";
 import { CLASSES } from "../hw4-rnn/run.ts";
 import { loadSst } from "../hw4-rnn/sst.ts";
 import { buildVocabulary } from "../hw4-rnn/vocab.ts";
+import { resolveThreads } from "../core/backend/threads.ts";
 import { assertNumpy } from "./numpy_check.ts";
 
 const COMMAND = {
@@ -78,7 +80,10 @@ async function main(): Promise<void> {
   const backend = await createBackend();
   const { data, vocabSize, source } = await sentences(flags.dataDir);
   const H = flags.hidden;
+  // NumPy's BLAS would otherwise start a thread per core whatever the engine uses.
+  const threads = resolveThreads();
   console.log(`backend: ${backend.description}`);
+  console.log(`NumPy:   BLAS limited to ${threads} thread${threads === 1 ? "" : "s"}`);
   console.log(`data:    ${source}`);
 
   // One epoch's batches, in one shuffled order that both sides replay.
@@ -182,6 +187,7 @@ async function main(): Promise<void> {
         "--epochs",
         String(flags.epochs),
       ],
+      env: { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
       stdout: "piped",
       stderr: "inherit",
     }).output().catch((err) => {
@@ -229,9 +235,8 @@ async function main(): Promise<void> {
       } |`,
     );
     console.log(
-      `| NumPy ${numpy.numpy} (${numpy.blas}), scripts/numpy_lstm_epoch.py | ${
-        numpyBest.toFixed(2)
-      } | 1.00 |`,
+      `| NumPy ${numpy.numpy} (${numpy.blas}, ${threads} thread${threads === 1 ? "" : "s"}), ` +
+        `scripts/numpy_lstm_epoch.py | ${numpyBest.toFixed(2)} | 1.00 |`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

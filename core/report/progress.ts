@@ -27,6 +27,11 @@ export interface ProgressOptions {
   columns?: number;
   /** Name of one step in the rate. Default "it", shown as "it/s". */
   unit?: string;
+  /**
+   * Steps already complete when the bar starts, such as the epochs before a resume. The count
+   * and percent include them; the rate and ETA count only the steps since. Default 0.
+   */
+  initial?: number;
 }
 
 /** Minimum time between two redraws on a terminal, in milliseconds. */
@@ -67,7 +72,8 @@ export class Progress {
   #columns: number;
   #unit: string;
   #start: number;
-  #count = 0;
+  #initial: number;
+  #count: number;
   #info = "";
   #lastDrawAt: number;
   #lastPrintedDecile = 0;
@@ -87,6 +93,11 @@ export class Progress {
     this.#terminal = this.#stream.isTerminal();
     this.#columns = options.columns ?? (this.#terminal ? consoleColumns() : Infinity);
     this.#unit = options.unit ?? "it";
+    const initial = options.initial ?? 0;
+    if (!Number.isFinite(initial) || initial < 0) {
+      throw new RangeError(`Progress: invalid initial count ${initial}, expected >= 0`);
+    }
+    this.#initial = this.#count = initial;
     this.#start = this.#now();
     // A terminal draws on the first update, and a log waits for 10% or 10 s.
     this.#lastDrawAt = this.#terminal ? -Infinity : this.#start;
@@ -161,7 +172,7 @@ export class Progress {
   #format(now: number, withBar: boolean): string {
     const elapsed = Math.max(0, (now - this.#start) / 1000);
     const fraction = Math.min(1, this.#count / this.total);
-    const rate = elapsed > 0 ? this.#count / elapsed : NaN;
+    const rate = elapsed > 0 ? (this.#count - this.#initial) / elapsed : NaN;
     const eta = fraction >= 1 ? 0 : (this.total - this.#count) / rate;
 
     const parts: string[] = [];

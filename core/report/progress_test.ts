@@ -220,3 +220,18 @@ Deno.test("Progress rejects invalid arguments", async (t) => {
     throws(() => bar.update(1), { message: 'Progress "eval": update() after done()' });
   });
 });
+
+Deno.test("Progress with initial steps counts them in the percent but not in the rate", () => {
+  const out = fakeOutput(false);
+  // A run resumed after 7 of 10 epochs of 100 steps.
+  const bar = new Progress({ total: 1000, initial: 700, stream: out.stream, now: out.now });
+  for (let step = 701; step <= 1000; step++) {
+    out.clock.ms += 4;
+    bar.update(step);
+  }
+  bar.done();
+  const lines = out.text().split("\n").filter((line) => line !== "");
+  equal(lines[0], " 70% 701/1000 elapsed 0:00 eta 0:01 250 it/s");
+  equal(lines[lines.length - 1], "100% 1000/1000 elapsed 0:01 eta 0:00 250 it/s");
+  throws(() => new Progress({ total: 10, initial: -1 }), /invalid initial count -1/);
+});
