@@ -132,28 +132,30 @@ function fixOpenblasCore(
   return note;
 }
 
-/** OpenBLAS cores, lower case, whose sgemm has the small-matrix kernels of the AVX-512 builds. */
+/** OpenBLAS cores, lower case, that use the SkylakeX sgemm kernels, small-matrix ones included. */
 const SMALL_KERNEL_CORES = new Set(["skylakex", "cooperlake", "sapphirerapids"]);
-
-/** Largest M·N·K of one product that is sent to the small-matrix kernels, 2¹⁹. */
-const SMALL_KERNEL_LIMIT = 1 << 19;
 
 /**
  * Return the number of columns per `cblas_sgemm` call for `a [M, K] · bᵀ` with `b` stored
- * `[N, K]`: N when the product is sent whole, or a multiple of 8 below N.
+ * `[N, K]`: N when the product goes whole, or a multiple of 8 below N.
  *
- * OpenBLAS's AVX-512 cores multiply small matrices without packing them first (its
- * `SMALL_MATRIX_OPT`), and the packing dominates a product of few rows by a large matrix, such
- * as a recurrent cell's step `[16, 512] · [512, 2048]`. Such a product is therefore split into
- * column blocks of at most 2¹⁹ multiply-adds, each of which stays within the small-matrix
- * range, when A has at most 32 rows. The blocks of a transposed b are contiguous rows. On one
- * thread of the Emerald Rapids machine of `hw4-rnn/README.md`, with OpenBLAS 0.3.21, the step
- * product took 0.27-0.36 ms in 32 blocks against 0.45-0.55 ms whole, and the backward step
- * `[16, 2048] · [2048, 512]` 0.42 ms in 32 blocks against 0.50-0.55 ms whole.
+ * OpenBLAS's SkylakeX cores multiply small matrices without packing them first, and the packing
+ * dominates a product of few rows by a large matrix, such as a recurrent cell's step
+ * `[16, 512] · [512, 2048]`. Their sgemm takes this path when its permit function
+ * (`kernel/x86_64/sgemm_small_kernel_permit_skylakex.c`) allows it. A row-major `a · bᵀ` is its
+ * column-major "TN" case, which needs M·N·K ≤ 10⁶, M·N ≤ 1200 and K ≥ 32. So a larger product is
+ * split into blocks of columns that meet those bounds. The blocks of a transposed `b` are
+ * contiguous rows. Only products of at most 32 rows are split. On one thread of the Emerald
+ * Rapids machine of `hw4-rnn/README.md` with OpenBLAS 0.3.21, timed beside training jobs, the
+ * step product took 0.27-0.44 ms in blocks of 64 or 72 columns against 0.45-0.61 ms whole.
+ * Blocks of 96 columns, which break M·N ≤ 1200, took as long as the whole product.
  */
 export function smallKernelColumns(m: number, n: number, k: number): number {
-  if (m > 32 || m * n * k <= SMALL_KERNEL_LIMIT) return n;
-  const columns = Math.floor(SMALL_KERNEL_LIMIT / (m * k) / 8) * 8;
+  const permitted = (columns: number) => m * columns * k <= 1e6 && m * columns <= 1200 && k >= 32;
+  // With more rows the blocks get narrow, and a product that large gains little from the split.
+  if (m > 32 || permitted(n) || k < 32) return n;
+  const limit = Math.min(Math.floor(1200 / m), Math.floor(1e6 / (m * k)));
+  const columns = Math.floor(limit / 8) * 8;
   return columns >= 8 ? columns : n;
 }
 

@@ -119,14 +119,16 @@ Deno.test("blasCandidates() lists a library for each system", () => {
   assert.equal(blasCandidates("windows")[0], "libopenblas.dll");
 });
 
-Deno.test("smallKernelColumns() splits only few-row products above 2^19 multiply-adds", () => {
-  // An LSTM step of 512 units at batch 16, forward and backward.
-  assert.equal(smallKernelColumns(16, 2048, 512), 64);
-  assert.equal(smallKernelColumns(16, 512, 2048), 16);
-  // A ragged width: blocks are multiples of 8.
-  assert.equal(smallKernelColumns(3, 1000, 700), 248);
-  // Small enough whole, too many rows, or blocks narrower than 8: one call.
+Deno.test("smallKernelColumns() splits within OpenBLAS's small-matrix bounds", () => {
+  // An LSTM step of 512 units at batch 16, forward (M·N ≤ 1200 bounds the block) and backward
+  // (M·N·K ≤ 10⁶ does).
+  assert.equal(smallKernelColumns(16, 2048, 512), 72);
+  assert.equal(smallKernelColumns(16, 512, 2048), 24);
+  // A ragged width: blocks are multiples of 8, the last one narrower.
+  assert.equal(smallKernelColumns(3, 1000, 700), 400);
+  // Small enough whole, K below 32, more than 32 rows, or blocks narrower than 8: one call.
   assert.equal(smallKernelColumns(16, 64, 512), 64);
+  assert.equal(smallKernelColumns(16, 2048, 16), 2048);
   assert.equal(smallKernelColumns(33, 2048, 512), 2048);
   assert.equal(smallKernelColumns(16, 2048, 8192), 2048);
 });
