@@ -157,32 +157,43 @@ Deno.test("wasm element-wise kernels agree with the reference", async (t) => {
   }
 });
 
+/**
+ * A small LSTM step, two rows of H = 2 units: the inputs of lstmCell() and its expected outputs,
+ * from Python's math.tanh and exp in float64.
+ */
+const LSTM_STEP = {
+  z: [0.5, -1, 2, 0, 0.25, 3, -2, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+  cPrev: [0.5, -0.25, 1, -2],
+  gates: [
+    0.6224593,
+    0.2689414,
+    0.9640276,
+    0,
+    0.7772999,
+    0.9820138,
+    0.1192029,
+    0.7310586,
+    0.5,
+    0.5,
+    0,
+    0,
+    0.7310586,
+    0.7310586,
+    0.5,
+    0.5,
+  ],
+  c: [0.9887179, -0.2455034, 0.7310586, -1.4621172],
+  tanhC: [0.7568151, -0.2406872, 0.6237125, -0.898063],
+  h: [0.0902146, -0.1759564, 0.3118563, -0.4490315],
+};
+
 Deno.test("lstmCell() gives TensorFlow's LSTM step on a small exact case", async (t) => {
-  // Two rows of H = 2 units; expected values from Python's math.tanh and exp in float64.
-  const z = [0.5, -1, 2, 0, 0.25, 3, -2, 1, 0, 0, 0, 0, 0, 0, 0, 0];
-  const cPrev = [0.5, -0.25, 1, -2];
+  const { z, cPrev } = LSTM_STEP;
   const expected = {
-    gates: [
-      0.6224593,
-      0.2689414,
-      0.9640276,
-      0,
-      0.7772999,
-      0.9820138,
-      0.1192029,
-      0.7310586,
-      0.5,
-      0.5,
-      0,
-      0,
-      0.7310586,
-      0.7310586,
-      0.5,
-      0.5,
-    ],
-    c: [0.9887179, -0.2455034, 0.7310586, -1.4621172],
-    tanhC: [0.7568151, -0.2406872, 0.6237125, -0.898063],
-    h: [0.0902146, -0.1759564, 0.3118563, -0.4490315],
+    gates: LSTM_STEP.gates,
+    c: LSTM_STEP.c,
+    tanhC: LSTM_STEP.tanhC,
+    h: LSTM_STEP.h,
   };
   await forEachBackend(t, (backend) => {
     const gates = tensorFrom(backend, [2, 8], z);
@@ -224,28 +235,9 @@ Deno.test("wasm lstmCell() agrees with the reference on ragged widths and satura
 });
 
 Deno.test("lstmCellBackward() gives the LSTM step's gradients on a small exact case", async (t) => {
-  // The gate activations, cPrev and tanh(c) of the lstmCell() case above; expected values from
-  // the formulas in float64 (NumPy).
-  const gates = [
-    0.6224593,
-    0.2689414,
-    0.9640276,
-    0,
-    0.7772999,
-    0.9820138,
-    0.1192029,
-    0.7310586,
-    0.5,
-    0.5,
-    0,
-    0,
-    0.7310586,
-    0.7310586,
-    0.5,
-    0.5,
-  ];
-  const cPrev = [0.5, -0.25, 1, -2];
-  const tanhC = [0.7568151, -0.2406872, 0.6237125, -0.898063];
+  // The gate activations, cPrev and tanh(c) of LSTM_STEP; expected values from the formulas in
+  // float64 (NumPy).
+  const { gates, cPrev, tanhC } = LSTM_STEP;
   const dh = [1, -0.5, 0.25, 2];
   const dc = [0.5, 0, -1, 0.125];
   const expected = {
