@@ -145,9 +145,9 @@ const SMALL_KERNEL_CORES = new Set(["skylakex", "cooperlake", "sapphirerapids"])
  * (`kernel/x86_64/sgemm_small_kernel_permit_skylakex.c`) allows it. A row-major `a · bᵀ` is its
  * column-major "TN" case, which needs M·N·K ≤ 10⁶, M·N ≤ 1200 and K ≥ 32. So a larger product is
  * split into blocks of columns that meet those bounds. The blocks of a transposed `b` are
- * contiguous rows. Only products of at most 32 rows are split. On one thread of the Emerald
- * Rapids machine of `hw4-rnn/README.md` with OpenBLAS 0.3.21, timed beside training jobs, the
- * step product took 0.27-0.44 ms in blocks of 64 or 72 columns against 0.45-0.61 ms whole.
+ * contiguous rows. Only products of at most 32 rows are split. On one thread of a 2-core
+ * AVX-512 Xeon virtual machine with OpenBLAS 0.3.21, timed beside training jobs, the step
+ * product took 0.27-0.44 ms in blocks of 64 or 72 columns against 0.45-0.61 ms whole.
  * Blocks of 96 columns, which break M·N ≤ 1200, took as long as the whole product.
  */
 export function smallKernelColumns(m: number, n: number, k: number): number {
