@@ -101,29 +101,59 @@ export const CONFIG_KEYS: readonly (keyof Hw3Config)[] = [
   "validation",
 ];
 
+/** Command-line flag of each setting, as `train` takes it. */
+const FLAG_NAMES: Readonly<Record<keyof Hw3Config, string>> = {
+  kind: "--model",
+  hidden: "--hidden",
+  channels: "--channels",
+  kernelSize: "--kernel-size",
+  padding: "--padding",
+  dropRate: "--drop-rate",
+  batchNorm: "--bn",
+  shift: "--shift",
+  epochs: "--epochs",
+  lr: "--lr",
+  lrDecay: "--lr-decay",
+  batchSize: "--batch-size",
+  seed: "--seed",
+  dispFreq: "--disp-freq",
+  validation: "--validation",
+};
+
+/** Return the value of setting `key` as its flag takes it: `on`, `64,128`, `cnn`. */
+function flagValue(config: Hw3Config, key: keyof Hw3Config): string {
+  const value = config[key];
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (Array.isArray(value)) return value.join(",");
+  return String(value);
+}
+
 /**
- * List the settings in which `saved` and `requested` differ, as `hidden is 512 in the checkpoint
- * but 1024 here`. Settings in `ignore`, and the architecture field that the kind does not use
- * (`channels`, `kernelSize` and `padding` for the MLP, `hidden` for the CNN), are skipped. When
- * the kinds differ, only the kind is listed, because the other settings then come from the
- * defaults of the other kind, not from the user's flags.
+ * List the settings in which `saved` and `requested` differ, by flag and in the flag's own
+ * values, as `--hidden is 512 in the checkpoint but 1024 here`. Settings in `ignore`, and the
+ * architecture field that the kind does not use (`channels`, `kernelSize` and `padding` for the
+ * MLP, `hidden` for the CNN), are skipped. When the kinds differ, only the kind is listed,
+ * because the other settings then come from the defaults of the other kind, not from the
+ * user's flags.
  */
 export function configDifferences(
   saved: Hw3Config,
   requested: Hw3Config,
   ignore: readonly (keyof Hw3Config)[] = [],
 ): string[] {
-  if (saved.kind !== requested.kind && !ignore.includes("kind")) {
-    return [`kind is "${saved.kind}" in the checkpoint but "${requested.kind}" here`];
-  }
+  const describe = (key: keyof Hw3Config) =>
+    `${FLAG_NAMES[key]} is ${flagValue(saved, key)} in the checkpoint but ` +
+    `${flagValue(requested, key)} here`;
+  if (saved.kind !== requested.kind && !ignore.includes("kind")) return [describe("kind")];
   const unused: (keyof Hw3Config)[] = saved.kind === "mlp"
     ? ["channels", "kernelSize", "padding"]
     : ["hidden"];
   const differences: string[] = [];
   for (const key of CONFIG_KEYS) {
     if (ignore.includes(key) || (unused.includes(key) && saved.kind === requested.kind)) continue;
-    const a = JSON.stringify(saved[key]), b = JSON.stringify(requested[key]);
-    if (a !== b) differences.push(`${key} is ${a} in the checkpoint but ${b} here`);
+    if (JSON.stringify(saved[key]) !== JSON.stringify(requested[key])) {
+      differences.push(describe(key));
+    }
   }
   return differences;
 }

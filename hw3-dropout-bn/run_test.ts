@@ -186,8 +186,8 @@ Deno.test("runTraining() rejects a checkpoint of another configuration", async (
       (error: Error) => {
         assert.ok(error instanceof CheckpointError);
         assert.match(error.message, /does not fit this run/);
-        assert.match(error.message, /hidden is 32 in the checkpoint but 48 here/);
-        assert.match(error.message, /dropRate is 0.3 in the checkpoint but 0.5 here/);
+        assert.match(error.message, /--hidden is 32 in the checkpoint but 48 here/);
+        assert.match(error.message, /--drop-rate is 0\.3 in the checkpoint but 0\.5 here/);
         assert.doesNotMatch(error.message, /epochs/);
         return true;
       },
@@ -254,7 +254,7 @@ Deno.test("assertResumable() ignores epochs and names every difference", async (
     assertResumable(checkpoint, { ...config, epochs: 5 });
     assert.throws(
       () => assertResumable(checkpoint, { ...config, seed: 9, batchNorm: false }),
-      /batchNorm is true in the checkpoint but false here; seed is 1 in the checkpoint but 9 here/,
+      /--bn is on in the checkpoint but off here; --seed is 1 in the checkpoint but 9 here/,
     );
   });
 });
@@ -411,7 +411,7 @@ Deno.test("runTraining() resumed needs the run's own best.ckpt", async (t) => {
         }),
         {
           name: "CheckpointError",
-          message: /other settings: hidden is 32 in the resumed checkpoint but 48 in best\.ckpt/,
+          message: /other settings: --hidden is 32 in the resumed checkpoint but 48 in best\.ckpt/,
         },
       );
     });
@@ -487,15 +487,15 @@ Deno.test("configDifferences() skips the unused architecture field", () => {
   const mlp = { ...defaultConfig("mlp"), hidden: 64, dropRate: 0.3 };
   assert.deepEqual(configDifferences(mlp, { ...mlp, channels: [1, 2], kernelSize: 7 }), []);
   assert.deepEqual(configDifferences(mlp, { ...mlp, hidden: 10 }), [
-    "hidden is 64 in the checkpoint but 10 here",
+    "--hidden is 64 in the checkpoint but 10 here",
   ]);
   // Between kinds only the kind is named: the other settings come from the other kind's defaults.
   const cnn = { ...mlp, kind: "cnn" as const, hidden: 128, dropRate: 0.1, epochs: 99 };
   assert.deepEqual(configDifferences(mlp, cnn, ["epochs"]), [
-    'kind is "mlp" in the checkpoint but "cnn" here',
+    "--model is mlp in the checkpoint but cnn here",
   ]);
   assert.deepEqual(configDifferences(mlp, { ...mlp, validation: 5000 }), [
-    "validation is 10000 in the checkpoint but 5000 here",
+    "--validation is 10000 in the checkpoint but 5000 here",
   ]);
 });
 

@@ -196,7 +196,7 @@ Deno.test("hw3 train, evaluate and resume work as commands", async (t) => {
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
-        /^error: Checkpoint .*last\.ckpt does not fit this run: validation is 200 in the checkpoint but 300 here\. Resume with/,
+        /^error: Checkpoint .*last\.ckpt does not fit this run: --validation is 200 in the checkpoint but 300 here\. Resume with/,
       );
       assert.equal(run.stdout, "");
     });
@@ -230,7 +230,7 @@ Deno.test("hw3 train, evaluate and resume work as commands", async (t) => {
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
-        /^error: Checkpoint .*last\.ckpt does not fit this run: kind is "mlp" in the checkpoint but "cnn" here\. Resume with/,
+        /^error: Checkpoint .*last\.ckpt does not fit this run: --model is mlp in the checkpoint but cnn here\. Resume with/,
       );
       assert.equal(run.stdout, "");
     });
@@ -303,7 +303,7 @@ Deno.test("hw3 train, evaluate and resume work as commands", async (t) => {
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
-        /^error: Checkpoint .*last\.ckpt does not fit this run: hidden is 32 in the checkpoint but 64 here; batchNorm is true in the checkpoint but false here\. Resume with/,
+        /^error: Checkpoint .*last\.ckpt does not fit this run: --hidden is 32 in the checkpoint but 64 here; --bn is on in the checkpoint but off here\. Resume with/,
       );
     });
 
