@@ -24,6 +24,7 @@ import {
   parseFlags,
   reportHeader,
   runMain,
+  UsageError,
   UserError,
   writeCurvePlots,
   writeFileAtomic,
@@ -265,7 +266,7 @@ async function main(): Promise<number> {
     dispFreq: flags.dispFreq,
   };
   if (config.momentum >= 1) {
-    throw new UserError(`Invalid --momentum ${config.momentum}: expected a value below 1`);
+    throw new UsageError(`Invalid --momentum ${config.momentum}: expected a value below 1`);
   }
   const backend = await createBackend(flags.backend);
   console.log(configBlock({

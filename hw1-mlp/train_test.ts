@@ -166,6 +166,10 @@ Deno.test("hw1 command rejects bad flags in one line", async (t) => {
         /^error: Invalid --activation "tanh": expected one of relu, sigmoid/,
       ],
       [["--epochs", "0"], /^error: Invalid --epochs "0"/],
+      [
+        ["--momentum", "1"],
+        /^error: Invalid --momentum 1: expected a value below 1\. Run with --help/,
+      ],
       [["--bogus"], /^error: Unknown flag --bogus/],
     ] as const
   ) {

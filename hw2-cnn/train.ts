@@ -21,6 +21,7 @@ import {
   parseFlags,
   Progress,
   runMain,
+  UsageError,
   UserError,
   writeFileAtomic,
 } from "@nn/core";
@@ -290,7 +291,7 @@ function hyperparameterTable(runs: readonly NamedRun[]): string {
 async function main(): Promise<number> {
   const flags = parseFlags(COMMAND, Deno.args);
   if (flags.momentum >= 1) {
-    throw new UserError(`Invalid --momentum ${flags.momentum}: expected a value below 1`);
+    throw new UsageError(`Invalid --momentum ${flags.momentum}: expected a value below 1`);
   }
   const models: ModelName[] = flags.model === "both" ? [...MODEL_NAMES] : [flags.model];
   const configs = models.map((model) => configFor(model, flags));

@@ -178,6 +178,10 @@ Deno.test("hw2 command rejects bad flags in one line", async (t) => {
       ],
       [["--lr", "0"], /^error: Invalid --lr "0": expected a positive number/],
       [
+        ["--momentum", "1"],
+        /^error: Invalid --momentum 1: expected a value below 1\. Run with --help/,
+      ],
+      [
         ["--schedule", "step"],
         /^error: Invalid --schedule "step": expected one of cosine, constant/,
       ],
