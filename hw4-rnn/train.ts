@@ -80,7 +80,10 @@ const d = DEFAULT_CONFIG;
 const DEFAULT_CHECKPOINTS = "runs/hw4";
 
 /** Flags of `deno task hw4`. */
-export const COMMAND = {
+export /** Settings of the report's cell comparison when its flags are unset. */
+const COMPARE_DEFAULTS = Object.freeze({ epochs: 3, hidden: 150, lr: 0.01 });
+
+const COMMAND = {
   usage: "deno task hw4 [flags]",
   description: "Classify the sentences of the Stanford Sentiment Treebank into 5 sentiment " +
     "classes with recurrent networks written by hand. Without --single or --predict, run the " +
@@ -171,9 +174,18 @@ export const COMMAND = {
       `log the mean training loss every N iterations (default: ${d.dispFreq})`,
       undefined,
     ),
-    compareEpochs: flag.positiveInt("epochs of each run of the cell comparison", 3),
-    compareHidden: flag.positiveInt("hidden units of the cell comparison's networks", 150),
-    compareLr: flag.positiveNumber("learning rate of the cell comparison's networks", 0.01),
+    compareEpochs: flag.positiveInt(
+      `epochs of each run of the cell comparison (default: ${COMPARE_DEFAULTS.epochs})`,
+      undefined,
+    ),
+    compareHidden: flag.positiveInt(
+      `hidden units of the cell comparison's networks (default: ${COMPARE_DEFAULTS.hidden})`,
+      undefined,
+    ),
+    compareLr: flag.positiveNumber(
+      `learning rate of the cell comparison's networks (default: ${COMPARE_DEFAULTS.lr})`,
+      undefined,
+    ),
     backend: flag.choice(
       "compute backend; auto tries blas, then wasm, then ts (default: NN_BACKEND, else auto)",
       BACKEND_CHOICES,
@@ -211,6 +223,22 @@ export const COMMAND = {
 
 type Flags = ReturnType<typeof parseFlags<typeof COMMAND.flags>>;
 
+/** Settings of the cell comparison that its flags override. */
+interface CompareSettings {
+  epochs: number;
+  hidden: number;
+  lr: number;
+}
+
+/** Return the cell comparison's settings: the flags given, else {@linkcode COMPARE_DEFAULTS}. */
+function compareSettings(flags: Flags): CompareSettings {
+  return {
+    epochs: flags.compareEpochs ?? COMPARE_DEFAULTS.epochs,
+    hidden: flags.compareHidden ?? COMPARE_DEFAULTS.hidden,
+    lr: flags.compareLr ?? COMPARE_DEFAULTS.lr,
+  };
+}
+
 /** Flags of training, which `--predict` does not take, with their names on the command line. */
 const TRAINING_FLAGS: readonly [keyof Flags, string][] = [
   ["single", "--single"],
@@ -238,6 +266,11 @@ const TRAINING_FLAGS: readonly [keyof Flags, string][] = [
   ["seed", "--seed"],
   ["dispFreq", "--disp-freq"],
   ["targetAcc", "--target-acc"],
+  ["out", "--out"],
+  ["checkpoints", "--checkpoints"],
+  ["compareEpochs", "--compare-epochs"],
+  ["compareHidden", "--compare-hidden"],
+  ["compareLr", "--compare-lr"],
 ];
 
 /** Return the training flags given, which `--predict` rejects. */
@@ -456,13 +489,14 @@ function headerTable(rows: [string, string | number][]): string {
 
 async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Promise<NamedRun> {
   const start = performance.now();
+  const compare = compareSettings(flags);
   const out = flags.out ?? "reports";
   const logs = join(out, "hw4");
   const comparison = compareConfigs(
     config,
-    flags.compareEpochs,
-    flags.compareHidden,
-    flags.compareLr,
+    compare.epochs,
+    compare.hidden,
+    compare.lr,
   );
   await prepareOutputFolder(out, "--out");
   await prepareOutputFolder(logs, "--out");
@@ -550,14 +584,14 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     "",
     "## Cell comparison",
     "",
-    `One recurrent layer of ${flags.compareHidden} units reading forward, with the last state ` +
-    `fed to a linear layer, trained for ${plural(flags.compareEpochs, "epoch")} each` +
-    (flags.compareEpochs < config.epochs
+    `One recurrent layer of ${compare.hidden} units reading forward, with the last state ` +
+    `fed to a linear layer, trained for ${plural(compare.epochs, "epoch")} each` +
+    (compare.epochs < config.epochs
       ? ` (fewer than the final network's ${config.epochs}, to keep the report affordable). `
       : ". ") +
     `Training examples (${config.trainPhrases ? "phrases" : "sentences"}), embeddings, ` +
     "dropout, momentum, clipping and seed are the final network's, but the learning rate is " +
-    `a constant ${flags.compareLr}, ` +
+    `a constant ${compare.lr}, ` +
     "because in a trial at 0.1 the basic RNN's training loss blew up to about 9. " +
     `Best on dev: ${bestCompared.label} with ` +
     `${formatPercent(bestCompared.result.best.devAcc)}.`,
@@ -823,9 +857,6 @@ function runConfig(flags: Flags, resumed?: Hw4Checkpoint): Hw4Config {
 
 async function main(): Promise<number> {
   const flags = parseFlags(COMMAND, Deno.args);
-  if (flags.resume !== undefined && !flags.single) {
-    throw new UserError("--resume continues a --single run: add --single");
-  }
   if (flags.predict !== undefined) {
     const extra = givenTrainingFlags(flags);
     if (extra.length > 0) {
@@ -834,6 +865,9 @@ async function main(): Promise<number> {
           `${extra.length === 1 ? "was" : "were"} given: the checkpoint fixes the network`,
       );
     }
+  }
+  if (flags.resume !== undefined && !flags.single) {
+    throw new UserError("--resume continues a --single run: add --single");
   }
   if (flags.resume !== undefined) {
     // The checkpoint holds the vocabulary and the trained embedding table.

@@ -468,6 +468,12 @@ Deno.test("hw4 command trains, checkpoints, predicts and resumes", async (t) => 
           /^error: --predict takes only --result, --data-dir and --backend, but --single, --cell were given: the checkpoint fixes the network\. Run with --help/,
         ],
         [
+          "--predict with --resume and --out",
+          ["--predict", best, "--data-dir", data, "--resume", best, "--out", out],
+          2,
+          /^error: --predict takes only --result, --data-dir and --backend, but --resume, --out were given/,
+        ],
+        [
           // No --data-dir: the missing checkpoint is reported before SST would be downloaded.
           "--predict a missing checkpoint",
           ["--predict", join(dir, "none.ckpt")],

@@ -7,8 +7,9 @@
  * embeddings (100 features), LSTM, last state, linear layer to 5 classes, softmax cross-entropy.
  * Training is SGD with momentum 0.9, global-norm clipping at 5 and sparse embedding updates. The
  * NumPy side is `numpy_lstm_epoch.py`, whose BLAS gets the engine's thread count (`NN_THREADS`,
- * else the number of cores) through `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS`. Before any time is printed, the first batches' losses of the two sides
- * must agree, so the table never compares two different computations.
+ * else the number of cores) through `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS`. Before any
+ * time is printed, the first batches' losses of the two sides must agree, so the table never
+ * compares two different computations.
  *
  * Sentences are SST's training split with `--data-dir`, else random sentences of SST's count and
  * about its lengths (normal around 19 words, clipped to 2–52), since the cost of an epoch

@@ -126,8 +126,8 @@ def train_epoch(params, velocity, batches, dims, lr, momentum, clip_norm):
 
 def blas_name():
     try:
-        config = np.show_config(mode="dicts")
-        return config["Build Dependencies"]["blas"]["name"]
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
     except Exception:  # Older NumPy has no dict mode; the name is only for the table.
         return "unknown BLAS"
 

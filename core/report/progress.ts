@@ -98,6 +98,8 @@ export class Progress {
       throw new RangeError(`Progress: invalid initial count ${initial}, expected >= 0`);
     }
     this.#initial = this.#count = initial;
+    // Off a terminal, the next line comes at the next 10% past the initial count.
+    this.#lastPrintedDecile = Math.floor((Math.min(initial, this.total) / this.total) * 10);
     this.#start = this.#now();
     // A terminal draws on the first update, and a log waits for 10% or 10 s.
     this.#lastDrawAt = this.#terminal ? -Infinity : this.#start;
