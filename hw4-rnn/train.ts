@@ -239,8 +239,8 @@ function compareSettings(flags: Flags): CompareSettings {
   };
 }
 
-/** Flags of training, which `--predict` does not take, with their names on the command line. */
-const TRAINING_FLAGS: readonly [keyof Flags, string][] = [
+/** Flags that `--predict` does not take (training and report flags), with their command-line names. */
+const NOT_PREDICT_FLAGS: readonly [keyof Flags, string][] = [
   ["single", "--single"],
   ["resume", "--resume"],
   ["embeddings", "--embeddings"],
@@ -273,9 +273,9 @@ const TRAINING_FLAGS: readonly [keyof Flags, string][] = [
   ["compareLr", "--compare-lr"],
 ];
 
-/** Return the training flags given, which `--predict` rejects. */
-function givenTrainingFlags(flags: Flags): string[] {
-  return TRAINING_FLAGS
+/** Return the given flags that `--predict` rejects. */
+function givenNonPredictFlags(flags: Flags): string[] {
+  return NOT_PREDICT_FLAGS
     .filter(([key]) => flags[key] !== undefined && flags[key] !== false)
     .map(([, name]) => name);
 }
@@ -858,7 +858,7 @@ function runConfig(flags: Flags, resumed?: Hw4Checkpoint): Hw4Config {
 async function main(): Promise<number> {
   const flags = parseFlags(COMMAND, Deno.args);
   if (flags.predict !== undefined) {
-    const extra = givenTrainingFlags(flags);
+    const extra = givenNonPredictFlags(flags);
     if (extra.length > 0) {
       throw new UsageError(
         `--predict takes only --result, --data-dir and --backend, but ${extra.join(", ")} ` +
@@ -870,7 +870,7 @@ async function main(): Promise<number> {
     throw new UserError("--resume continues a --single run: add --single");
   }
   if (flags.resume !== undefined) {
-    // The checkpoint holds the vocabulary and the trained embedding table.
+    // The checkpoint contains the vocabulary and the trained embedding table.
     const fixed = [
       flags.embeddings !== undefined ? "--embeddings" : "",
       flags.vocabSize !== undefined ? "--vocab-size" : "",
