@@ -239,7 +239,7 @@ function compareSettings(flags: Flags): CompareSettings {
   };
 }
 
-/** Flags that `--predict` does not take (training and report flags), with their command-line names. */
+/** Flags that `--predict` rejects (training and report flags), by their command-line names. */
 const NOT_PREDICT_FLAGS: readonly [keyof Flags, string][] = [
   ["single", "--single"],
   ["resume", "--resume"],
