@@ -89,8 +89,9 @@ let switchedCore: string | undefined;
  *
  * OpenBLAS picks its kernels from the CPU's family and model numbers, so a release older than
  * the CPU does not know it. OpenBLAS 0.3.21 runs an Emerald Rapids Xeon (family 6, model 207) as
- * Prescott, at about a fifth of the speed (37-42 against 185-220 GFLOPS for a 512³ product). OpenBLAS's own `support_avx512` and `support_avx2`
- * query the CPU and the operating system, so they still work on such a CPU. The switch repeats
+ * Prescott, at about a fifth of the speed (37-42 against 185-220 GFLOPS for a 512³ product).
+ * OpenBLAS's own `support_avx512` and `support_avx2` query the CPU and the operating system, so
+ * they still work on such a CPU. The switch repeats
  * OpenBLAS's start-up choice with `OPENBLAS_CORETYPE` set for the moment of the call, then
  * removes the variable again, so child processes still make their own choice. A user who set
  * the variable keeps that choice.
@@ -104,10 +105,7 @@ function fixOpenblasCore(
     !openblas_get_corename || !support_avx512 || !support_avx2 || !gotoblas_dynamic_init ||
     !gotoblas_dynamic_quit
   ) return undefined;
-  const corename = () => {
-    const pointer = openblas_get_corename();
-    return pointer ? new Deno.UnsafePointerView(pointer).getCString() : "";
-  };
+  const corename = () => currentCoreName(symbols);
   const note = "chosen from the CPU's AVX support; OpenBLAS guessed Prescott";
 
   // A second backend in the same process finds the library already switched.
@@ -159,7 +157,7 @@ export function smallKernelColumns(m: number, n: number, k: number): number {
   return columns >= 8 ? columns : n;
 }
 
-/** Return OpenBLAS's current core name, or "" when the library does not say. */
+/** Return OpenBLAS's current core name, or "" when the library does not report one. */
 function currentCoreName(symbols: Deno.DynamicLibrary<typeof OPENBLAS_SYMBOLS>["symbols"]): string {
   const pointer = symbols.openblas_get_corename?.();
   return pointer ? new Deno.UnsafePointerView(pointer).getCString() : "";
@@ -221,11 +219,9 @@ export async function createBlasBackend(
     const chunk = smallKernels && options.transB && !options.transA
       ? smallKernelColumns(m, n, k)
       : n;
-    if (chunk >= n) {
-      sgemm(CBLAS_ROW_MAJOR, transA, transB, m, n, k, 1, pa, lda, pb, ldb, beta, pc, n);
-      return;
-    }
-    // Columns j … j + width − 1 of out come from rows j … of the stored [N, K] b.
+    // One call when chunk is n. Otherwise b is transposed, so columns j … j + width − 1 of out
+    // come from rows j … of the stored [N, K] b. An empty array may have a null pointer, which
+    // cannot be offset, so block 0 passes the pointers as they are.
     for (let j = 0; j < n; j += chunk) {
       const width = Math.min(chunk, n - j);
       sgemm(
@@ -238,10 +234,10 @@ export async function createBlasBackend(
         1,
         pa,
         lda,
-        Deno.UnsafePointer.offset(pb!, j * k * 4),
+        j === 0 ? pb : Deno.UnsafePointer.offset(pb!, j * k * 4),
         ldb,
         beta,
-        Deno.UnsafePointer.offset(pc!, j * 4),
+        j === 0 ? pc : Deno.UnsafePointer.offset(pc!, j * 4),
         n,
       );
     }
