@@ -412,6 +412,17 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
       heap.free(s.ptr, s.bytes);
     }
   }
+  /**
+   * Run `kernel` on the pointers of `staged`, in its order, then unstage them. For kernels with
+   * several outputs, whose tensors the caller stages one by one.
+   */
+  function runStaged(staged: Staged[], kernel: (ptrs: number[]) => void): void {
+    try {
+      kernel(staged.map((s) => s.ptr));
+    } finally {
+      unstage(...staged);
+    }
+  }
   /** Stage inputs, and an output that may alias one of them, then run `kernel` on pointers. */
   function run(inputs: Tensor[], output: Tensor, kernel: (ptrs: number[]) => void): void {
     const staged: Staged[] = [];
@@ -531,12 +542,9 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
         stage(tanhC, false, true),
         stage(h, false, true),
       ];
-      try {
-        const [pz, pp, pc, pt, ph] = staged.map((s) => s.ptr);
+      runStaged(staged, ([pz, pp, pc, pt, ph]) => {
         k.lstm_cell(pz, pp, pc, pt, ph, rows, hs, forgetBias);
-      } finally {
-        unstage(...staged);
-      }
+      });
     },
     lstmCellBackward(
       gates: Tensor,
@@ -556,12 +564,9 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
         stage(dc, true, true),
         stage(dZ, false, true),
       ];
-      try {
-        const [pg, pp, pt, ph, pc, pz] = staged.map((s) => s.ptr);
+      runStaged(staged, ([pg, pp, pt, ph, pc, pz]) => {
         k.lstm_cell_backward(pg, pp, pt, ph, pc, pz, rows, hs);
-      } finally {
-        unstage(...staged);
-      }
+      });
     },
     im2col(x: Tensor, cols: Tensor, geometry: ConvGeometry): void {
       const { n, c, h, w, ho, wo } = checkIm2col("im2col", x, "x", cols, geometry);
