@@ -120,7 +120,7 @@ export interface Backend {
 
   /**
    * The element-wise half of one backward step of {@linkcode Backend.lstmCell}, for K rows of H
-   * units. `gates [K, 4H]` holds the activations that `lstmCell` left in `z`: σ(i), tanh(j),
+   * units. `gates [K, 4H]` contains the activations that `lstmCell` left in `z`: σ(i), tanh(j),
    * σ(f + forgetBias), σ(o). `cPrev [K, H]` is the previous memory and `tanhC [K, H]` is tanh(c).
    * `dh [K, H]` is the gradient of the loss with respect to h, and `dc [K, H]` the gradient with
    * respect to c from the step after. With g the gate activations:

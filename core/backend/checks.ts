@@ -114,7 +114,7 @@ export function checkLstmCell(
 
 /**
  * Check the shapes of `lstmCellBackward`'s tensors (`gates` and `dZ` `[K, 4H]`, the others
- * `[K, H]`) and that no two share storage; return `[K, H]`.
+ * `[K, H]`) and that no two share storage, and return `[K, H]`.
  */
 export function checkLstmCellBackward(
   gates: Tensor,
