@@ -79,11 +79,11 @@ const d = DEFAULT_CONFIG;
 /** Folder of the runs' checkpoints when `--checkpoints` is not given. */
 const DEFAULT_CHECKPOINTS = "runs/hw4";
 
-/** Flags of `deno task hw4`. */
-export /** Settings of the report's cell comparison when its flags are unset. */
+/** Settings of the report's cell comparison when its flags are unset. */
 const COMPARE_DEFAULTS = Object.freeze({ epochs: 3, hidden: 150, lr: 0.01 });
 
-const COMMAND = {
+/** Flags of `deno task hw4`. */
+export const COMMAND = {
   usage: "deno task hw4 [flags]",
   description: "Classify the sentences of the Stanford Sentiment Treebank into 5 sentiment " +
     "classes with recurrent networks written by hand. Without --single or --predict, run the " +
@@ -405,16 +405,15 @@ async function trainWithProgress(
 }
 
 /**
- * Load an HW4 checkpoint and rebuild its network and vocabulary from the metadata.
+ * Rebuild the network and vocabulary of a read HW4 checkpoint from its metadata.
  *
- * @throws {CheckpointError} when the file is not an HW4 checkpoint, has invalid metadata or
- *   does not fit its network
+ * @throws {CheckpointError} when the checkpoint's parameters do not fit its network
  */
-async function loadNetwork(
+function loadNetwork(
   backend: Backend,
-  path: string,
-): Promise<{ checkpoint: Checkpoint; network: SentimentNetwork; vocab: Vocabulary }> {
-  const { checkpoint, spec, vocab } = await readHw4Checkpoint(path);
+  saved: Hw4Checkpoint,
+): { checkpoint: Checkpoint; network: SentimentNetwork; vocab: Vocabulary } {
+  const { checkpoint, spec, vocab } = saved;
   const network = new SentimentNetwork(backend, spec, new Rng(0), {
     embeddings: new Float32Array(spec.vocabSize * spec.embeddingSize),
     freezeEmbeddings: true,
@@ -427,11 +426,11 @@ async function loadNetwork(
 /** Predict every test sentence with the checkpoint's network and write one label per line. */
 async function predictTest(
   backend: Backend,
-  checkpointPath: string,
+  saved: Hw4Checkpoint,
   sst: Sst,
   resultPath: string,
 ): Promise<{ acc: number; epoch: number; trainPhrases: boolean }> {
-  const { checkpoint, network, vocab } = await loadNetwork(backend, checkpointPath);
+  const { checkpoint, network, vocab } = loadNetwork(backend, saved);
   const result = evaluate(backend, network, encodeSentences(vocab, sst.test));
   await writeFileAtomic(resultPath, [...result.predictions].join("\n") + "\n");
   return {
@@ -490,6 +489,7 @@ function headerTable(rows: [string, string | number][]): string {
 async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Promise<NamedRun> {
   const start = performance.now();
   const compare = compareSettings(flags);
+  const vocabCap = flags.vocabSize ?? DEFAULT_VOCAB_SIZE;
   const out = flags.out ?? "reports";
   const logs = join(out, "hw4");
   const comparison = compareConfigs(
@@ -529,7 +529,12 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
   // it, so it also checks that the checkpoint restores the network.
   const bestPath = join(finalDir, "best.ckpt");
   const resultPath = join(logs, "result.txt");
-  const predicted = await predictTest(backend, bestPath, prepared.sst, resultPath);
+  const predicted = await predictTest(
+    backend,
+    await readHw4Checkpoint(bestPath),
+    prepared.sst,
+    resultPath,
+  );
   const logFiles: string[] = [];
   for (const run of [...compared, final]) logFiles.push(...await writeRunLogs(logs, run));
   const comparePlots = await writeComparisonPlots(logs, "compare-", compared, "Cell comparison");
@@ -562,9 +567,7 @@ async function runReport(flags: Flags, config: Hw4Config, backend: Backend): Pro
     `${prepared.sst.train.length} train, ${prepared.sst.dev.length} dev, ` +
     `${prepared.sst.test.length} test sentences. Words are lower-cased, and \`\\/\`, \`\\*\` ` +
     `unescaped. The vocabulary contains the ${prepared.data.vocab.size - 2} most frequent ` +
-    `training words (--vocab-size ${
-      flags.vocabSize ?? DEFAULT_VOCAB_SIZE
-    } counts \`_PAD\` and \`_UNK\` too) plus ` +
+    `training words (--vocab-size ${vocabCap} counts \`_PAD\` and \`_UNK\` too) plus ` +
     "`_PAD` and `_UNK`.",
     "",
     "## Results",
@@ -774,10 +777,10 @@ async function runPredict(flags: Flags, path: string, backend: Backend): Promise
   }
   // Reading the checkpoint first reports a missing or damaged file before SST is loaded, which
   // may mean a download.
-  await readHw4Checkpoint(path);
+  const saved = await readHw4Checkpoint(path);
   await prepareOutputFolder(dirname(flags.result), "--result");
   const sst = await loadSst({ dataDir: flags.dataDir });
-  const predicted = await predictTest(backend, path, sst, flags.result);
+  const predicted = await predictTest(backend, saved, sst, flags.result);
   const trainedOn = predicted.trainPhrases ? "phrases" : "sentences";
   console.log(
     `test accuracy ${formatPercent(predicted.acc)} (${sst.test.length} sentences, checkpoint ` +
