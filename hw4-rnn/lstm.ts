@@ -228,7 +228,7 @@ export class Lstm implements RecurrentLayer {
     for (let t = steps - 1; t >= 0; t--) {
       const k = active[t];
       if (k === 0) continue;
-      // The running rows' dh gets the output's gradient of this step; the matrix product below
+      // The running rows' dh gets the output's gradient of this step. The matrix product below
       // then overwrites those rows.
       if (dOut !== undefined) {
         const at = t * batch * H;
